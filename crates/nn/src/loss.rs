@@ -1,0 +1,135 @@
+//! Fused, numerically stable softmax cross-entropy.
+
+use tensor::Tensor;
+
+use crate::error::{Error, Result};
+
+/// What [`softmax_cross_entropy`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LossOutput {
+    /// Mean cross-entropy over the batch.
+    pub loss: f32,
+    /// Softmax probabilities, `[n, classes]`.
+    pub probs: Tensor,
+    /// dL/d logits = `(probs - onehot(labels)) / n`, `[n, classes]`.
+    pub grad_logits: Tensor,
+}
+
+/// Softmax cross-entropy of `logits [n, classes]` against integer `labels`, averaged over
+/// the batch, with its gradient.
+///
+/// Stable for any finite logits: each row is shifted by its maximum, and the loss of a row is
+/// `ln Σ exp(x - max) - (x_label - max)`, which never takes the log of an underflowed
+/// probability.
+///
+/// # Errors
+/// [`Error::LabelCount`] when `labels.len() != n`, [`Error::LabelOutOfRange`] for a label
+/// `>= classes`, [`Error::InputShape`] when `logits` is not `[n, classes]` with `n, classes >
+/// 0`, and [`Error::NonFiniteLoss`] when the loss is NaN or infinite (diverged training).
+///
+/// ```
+/// # fn main() -> nn::Result<()> {
+/// let logits = tensor::Tensor::from_vec(vec![1, 2], vec![0.0, 0.0])?;
+/// let out = nn::softmax_cross_entropy(&logits, &[1])?;
+/// assert!((out.loss - std::f32::consts::LN_2).abs() < 1e-6);
+/// assert_eq!(out.grad_logits.data(), &[0.5, -0.5]);
+/// # Ok(())
+/// # }
+/// ```
+pub fn softmax_cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<LossOutput> {
+    let (n, classes) = match *logits.shape() {
+        [n, c] if n > 0 && c > 0 => (n, c),
+        _ => {
+            return Err(Error::InputShape {
+                layer: "softmax_cross_entropy",
+                expected: "[n, classes] with n, classes > 0".into(),
+                got: logits.shape().to_vec(),
+            })
+        }
+    };
+    if labels.len() != n {
+        return Err(Error::LabelCount {
+            labels: labels.len(),
+            batch: n,
+        });
+    }
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+        return Err(Error::LabelOutOfRange {
+            index,
+            label,
+            classes,
+        });
+    }
+    let mut probs = Tensor::zeros(vec![n, classes]);
+    let mut grad = Tensor::zeros(vec![n, classes]);
+    let inv_n = 1.0 / n as f32;
+    let mut total = 0.0f64;
+    for (((row, p), g), &label) in logits
+        .data()
+        .chunks_exact(classes)
+        .zip(probs.data_mut().chunks_exact_mut(classes))
+        .zip(grad.data_mut().chunks_exact_mut(classes))
+        .zip(labels)
+    {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0f32;
+        for (p, &x) in p.iter_mut().zip(row) {
+            *p = (x - max).exp();
+            sum += *p;
+        }
+        let inv = 1.0 / sum;
+        p.iter_mut().for_each(|v| *v *= inv);
+        total += f64::from(sum.ln() - (row[label] - max));
+        for (g, &pv) in g.iter_mut().zip(p.iter()) {
+            *g = pv * inv_n;
+        }
+        g[label] -= inv_n;
+    }
+    let loss = (total / n as f64) as f32;
+    if !loss.is_finite() {
+        return Err(Error::NonFiniteLoss { loss });
+    }
+    Ok(LossOutput {
+        loss,
+        probs,
+        grad_logits: grad,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_is_stable_for_huge_logits() {
+        // Row [1000, 0]: label 1 has probability e^-1000, which underflows, yet the loss is
+        // exactly 1000 (ln(1 + e^-1000) + 1000).
+        let logits = Tensor::from_vec(vec![1, 2], vec![1000.0, 0.0]).unwrap();
+        let out = softmax_cross_entropy(&logits, &[1]).unwrap();
+        assert_eq!(out.loss, 1000.0);
+    }
+
+    #[test]
+    fn nan_logits_are_reported_as_divergence() {
+        let logits = Tensor::from_vec(vec![1, 2], vec![f32::NAN, 0.0]).unwrap();
+        let err = softmax_cross_entropy(&logits, &[0]).unwrap_err();
+        assert!(matches!(err, Error::NonFiniteLoss { .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_labels_are_typed_errors() {
+        let logits = Tensor::zeros(vec![2, 10]);
+        assert_eq!(
+            softmax_cross_entropy(&logits, &[1, 10])
+                .unwrap_err()
+                .to_string(),
+            "label 10 of sample 1 is not below the class count 10"
+        );
+        assert_eq!(
+            softmax_cross_entropy(&logits, &[1])
+                .unwrap_err()
+                .to_string(),
+            "1 labels for a batch of 2"
+        );
+    }
+}

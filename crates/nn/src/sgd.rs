@@ -1,0 +1,89 @@
+//! Stochastic gradient descent with momentum and weight decay.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::sequential::Sequential;
+
+/// SGD with PyTorch's semantics: `g = grad + weight_decay * w`, `v = momentum * v + g`,
+/// `w -= lr * v` (with `v = g` on the first step). The velocity is kept per named parameter.
+///
+/// ```
+/// # fn main() -> nn::Result<()> {
+/// let sgd = nn::Sgd::new(0.05, 0.9, 0.0)?;
+/// assert_eq!(sgd.lr(), 0.05);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sgd {
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+    velocity: BTreeMap<String, Vec<f32>>,
+}
+
+impl Sgd {
+    /// An optimiser with learning rate `lr`, momentum and L2 weight decay.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when `lr` is not finite and positive, or momentum is outside
+    /// `[0, 1)`, or weight decay is negative or not finite.
+    pub fn new(lr: f32, momentum: f32, weight_decay: f32) -> Result<Self> {
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::InvalidConfig {
+                reason: format!("learning rate must be a positive number, got {lr}"),
+            });
+        }
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(Error::InvalidConfig {
+                reason: format!("momentum must be in [0, 1), got {momentum}"),
+            });
+        }
+        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+            return Err(Error::InvalidConfig {
+                reason: format!("weight decay must be zero or positive, got {weight_decay}"),
+            });
+        }
+        Ok(Self {
+            lr,
+            momentum,
+            weight_decay,
+            velocity: BTreeMap::new(),
+        })
+    }
+
+    /// The learning rate.
+    pub fn lr(&self) -> f32 {
+        self.lr
+    }
+
+    /// Changes the learning rate (for schedules).
+    pub fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+
+    /// Applies one update to every parameter of `model` from its accumulated gradient.
+    /// Gradients are left as they are: call [`Sequential::zero_grad`] before the next batch.
+    pub fn step(&mut self, model: &mut Sequential) {
+        let (lr, mu, wd) = (self.lr, self.momentum, self.weight_decay);
+        let velocity = &mut self.velocity;
+        model.visit_params(&mut |name, p| {
+            let w = p.value.data_mut();
+            let g = p.grad.data();
+            if mu == 0.0 {
+                for (w, &g) in w.iter_mut().zip(g) {
+                    *w -= lr * (g + wd * *w);
+                }
+                return;
+            }
+            let v = velocity
+                .entry(name.to_owned())
+                .or_insert_with(|| vec![0.0; g.len()]);
+            for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+                *v = mu * *v + (g + wd * *w);
+                *w -= lr * *v;
+            }
+        });
+    }
+}

@@ -1,0 +1,44 @@
+//! Tensors and CPU kernels for the digits CNN.
+//!
+//! One concrete [`Tensor`] type (owned, contiguous, row-major `f32`, NCHW for images), a
+//! [`Conv2dGeometry`] that holds every size of a convolution, and the kernels a small CNN
+//! needs as free functions with forward and backward side by side: matrix multiply (with the
+//! transposed variants), im2col convolution, 2x2 max-pool with argmax, ReLU and softmax.
+//! Kernels take outputs first, then inputs, then sizes; they are parallel with rayon over
+//! disjoint output chunks and give bit-identical results for any thread count. The
+//! [`reference`] module holds slow loop versions of each kernel for tests and benchmarks.
+//!
+//! # Example: a convolution forward pass
+//! ```
+//! use tensor::{conv2d_forward, Conv2dGeometry, Tensor};
+//! # fn main() -> tensor::Result<()> {
+//! let g = Conv2dGeometry::new([2, 1, 28, 28], 8, [3, 3], 1, 0)?;
+//! let input = Tensor::full(g.input_shape().to_vec(), 0.5);
+//! let weight = Tensor::full(g.weight_shape().to_vec(), 0.1);
+//! let bias = Tensor::zeros(vec![8]);
+//! let mut out = Tensor::zeros(g.output_shape().to_vec());
+//! conv2d_forward(out.data_mut(), input.data(), weight.data(), bias.data(), &g)?;
+//! assert!((out.data()[0] - 0.45).abs() < 1e-6); // 9 taps of 0.5 * 0.1
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod activation;
+mod conv;
+mod error;
+mod geometry;
+mod matmul;
+mod pool;
+pub mod reference;
+mod tensor;
+
+pub use activation::{log_softmax_rows_into, relu_backward, relu_forward, softmax_rows_into};
+pub use conv::{col2im_add, conv2d_backward, conv2d_forward, im2col_into, GRAD_BLOCK};
+pub use error::{Error, Result};
+pub use geometry::Conv2dGeometry;
+pub use matmul::{
+    matmul_add, matmul_into, matmul_nt_add, matmul_nt_into, matmul_tn_add, matmul_tn_into,
+};
+pub use pool::{maxpool2x2_backward, maxpool2x2_forward};
+pub use tensor::{argmax, unit_f32, Tensor};
