@@ -99,6 +99,14 @@ pub enum Error {
         /// Position of the first bad value.
         index: usize,
     },
+    /// A model file's parameters do not match its checksum: the file was damaged or edited.
+    #[error("model file checksum {stored} does not match its parameters ({computed}): the file is damaged")]
+    Checksum {
+        /// The checksum in the file (`none` when it has none).
+        stored: String,
+        /// The checksum of the parameters as read.
+        computed: String,
+    },
     /// A model file is not valid JSON of the expected structure.
     #[error("model file is not valid: {0}")]
     Json(#[from] serde_json::Error),

@@ -64,6 +64,11 @@ pub trait Layer: Send + Sync + std::fmt::Debug {
     /// Calls `f` on each parameter with its name, read-only.
     fn visit_params_ref(&self, _f: &mut dyn FnMut(&str, &Param)) {}
 
+    /// Tells the layer the run's seed and the number of the training step about to run
+    /// (0-based, counted over the whole run). Layers with randomness in training (dropout) key
+    /// their draws on both, so runs are reproducible and resumable; the others ignore them.
+    fn set_step(&mut self, _seed: u64, _step: u64) {}
+
     /// Tells the layer whether its `backward` must compute dL/d input. The first layer of a
     /// network does not need it; skipping it saves work. Defaults to needed.
     fn set_input_grad(&mut self, _needed: bool) {}

@@ -29,23 +29,30 @@
 #![deny(missing_docs)]
 
 mod error;
+mod fused;
 mod init;
 mod layer;
 mod layers;
 mod loss;
+mod optim;
 mod sequential;
 mod sgd;
 mod spec;
 
 pub use error::{Error, Result};
+pub use fused::{FusedSeed, Images, Isa, StepStats, CHUNK};
 pub use init::fan_in_uniform;
 pub use layer::{Layer, Param};
 pub use layers::conv2d::{Conv2d, Conv2dConfig};
 pub use layers::dense::Dense;
+pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
 pub use layers::maxpool::MaxPool2x2;
 pub use layers::relu::Relu;
 pub use loss::{softmax_cross_entropy, LossOutput};
+pub use optim::{Adam, Optimizer, OptimizerState};
 pub use sequential::Sequential;
 pub use sgd::Sgd;
-pub use spec::{LayerSpec, ModelSpec, SavedModel, TensorData, FORMAT_VERSION};
+pub use spec::{
+    params_checksum, LayerSpec, ModelSpec, SavedModel, TensorData, FORMAT_VERSION, MAX_PARAMS,
+};

@@ -4,12 +4,14 @@ use tensor::Tensor;
 
 use crate::error::Result;
 use crate::layer::{Layer, Param};
+use crate::spec::ModelSpec;
 
 /// Layers applied one after another. Parameters are named `{index}.{layer}.{param}`, e.g.
 /// `0.conv.weight` or `4.dense.bias`: stable names for optimisers and model files.
 #[derive(Debug)]
 pub struct Sequential {
     layers: Vec<Box<dyn Layer>>,
+    spec: Option<ModelSpec>,
 }
 
 impl Sequential {
@@ -18,7 +20,20 @@ impl Sequential {
         if let Some(first) = layers.first_mut() {
             first.set_input_grad(false);
         }
-        Self { layers }
+        Self { layers, spec: None }
+    }
+
+    /// Records the spec this chain was built from (see [`Sequential::spec`]).
+    pub(crate) fn with_spec(mut self, spec: ModelSpec) -> Self {
+        self.spec = Some(spec);
+        self
+    }
+
+    /// The spec this chain was built from by [`ModelSpec::build`] (or a model file), `None`
+    /// for a chain assembled by hand. Lets callers pick a specialised implementation, such
+    /// as [`FusedSeed`](crate::FusedSeed), for the same network.
+    pub fn spec(&self) -> Option<&ModelSpec> {
+        self.spec.as_ref()
     }
 
     /// The layers, in order.
@@ -95,6 +110,14 @@ impl Sequential {
         for (i, layer) in self.layers.iter().enumerate() {
             let kind = layer.name();
             layer.visit_params_ref(&mut |name, p| f(&format!("{i}.{kind}.{name}"), p));
+        }
+    }
+
+    /// Tells every layer the run's seed and the number of the training step about to run
+    /// (see [`Layer::set_step`]): dropout masks are keyed on them.
+    pub fn set_step(&mut self, seed: u64, step: u64) {
+        for layer in &mut self.layers {
+            layer.set_step(seed, step);
         }
     }
 

@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 use crate::sequential::Sequential;
 
 /// SGD with PyTorch's semantics: `g = grad + weight_decay * w`, `v = momentum * v + g`,
-/// `w -= lr * v` (with `v = g` on the first step). The velocity is kept per named parameter.
+/// `w -= lr * v` (with `v = g` on the first step), or `w -= lr * (g + momentum * v)` with
+/// Nesterov momentum. The velocity is kept per named parameter.
 ///
 /// ```
 /// # fn main() -> nn::Result<()> {
@@ -20,6 +21,7 @@ pub struct Sgd {
     lr: f32,
     momentum: f32,
     weight_decay: f32,
+    nesterov: bool,
     velocity: BTreeMap<String, Vec<f32>>,
 }
 
@@ -49,8 +51,28 @@ impl Sgd {
             lr,
             momentum,
             weight_decay,
+            nesterov: false,
             velocity: BTreeMap::new(),
         })
+    }
+
+    /// Switches Nesterov momentum on or off.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when Nesterov is asked for without momentum.
+    pub fn with_nesterov(mut self, nesterov: bool) -> Result<Self> {
+        if nesterov && self.momentum == 0.0 {
+            return Err(Error::InvalidConfig {
+                reason: "nesterov needs a momentum above 0".into(),
+            });
+        }
+        self.nesterov = nesterov;
+        Ok(self)
+    }
+
+    /// Replaces the per-parameter velocity (when resuming from a checkpoint).
+    pub(crate) fn set_velocity(&mut self, velocity: BTreeMap<String, Vec<f32>>) {
+        self.velocity = velocity;
     }
 
     /// The learning rate.
@@ -66,7 +88,7 @@ impl Sgd {
     /// Applies one update to every parameter of `model` from its accumulated gradient.
     /// Gradients are left as they are: call [`Sequential::zero_grad`] before the next batch.
     pub fn step(&mut self, model: &mut Sequential) {
-        let (lr, mu, wd) = (self.lr, self.momentum, self.weight_decay);
+        let (lr, mu, wd, nesterov) = (self.lr, self.momentum, self.weight_decay, self.nesterov);
         let velocity = &mut self.velocity;
         model.visit_params(&mut |name, p| {
             let w = p.value.data_mut();
@@ -81,9 +103,34 @@ impl Sgd {
                 .entry(name.to_owned())
                 .or_insert_with(|| vec![0.0; g.len()]);
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
-                *v = mu * *v + (g + wd * *w);
-                *w -= lr * *v;
+                let g = g + wd * *w;
+                *v = mu * *v + g;
+                *w -= lr * if nesterov { g + mu * *v } else { *v };
             }
         });
+    }
+}
+
+impl crate::optim::Optimizer for Sgd {
+    fn step(&mut self, model: &mut Sequential) {
+        Sgd::step(self, model);
+    }
+
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> crate::optim::OptimizerState {
+        crate::optim::OptimizerState::Sgd {
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            nesterov: self.nesterov,
+            velocity: crate::optim::pack(&self.velocity),
+        }
     }
 }

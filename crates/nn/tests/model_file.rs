@@ -188,3 +188,44 @@ fn garbage_never_panics() {
         let _ = load(&text);
     }
 }
+
+// See: issue #9 (checksums).
+#[test]
+fn issue_9_a_changed_value_fails_the_checksum() {
+    // Nudge one weight by one ulp: still valid JSON, right shapes, finite, but not the
+    // parameters that were saved.
+    let json = edit(|v| {
+        let w = &mut v["params"]["0.conv.weight"]["data"][3];
+        let x = w.as_f64().unwrap() as f32;
+        *w = serde_json::json!(f64::from(f32::from_bits(x.to_bits() + 1)));
+    });
+    let err = load(&json).unwrap_err();
+    assert!(matches!(err, Error::Checksum { .. }), "{err}");
+    assert!(err.to_string().contains("the file is damaged"));
+}
+
+#[test]
+fn issue_9_a_file_without_checksum_is_refused() {
+    let json = edit(|v| {
+        v.as_object_mut().unwrap().remove("checksum");
+    });
+    let err = load(&json).unwrap_err();
+    assert!(matches!(err, Error::Checksum { .. }), "{err}");
+}
+
+// See: issue #9 (fuzzing). Found by the `model_file` fuzz target: a spec asking for a dense
+// layer of 344,454,444,440,444 units made loading allocate its weights (1.3 PB) before
+// comparing them with the file; now the spec's shapes are checked against the stored
+// parameters first.
+#[test]
+fn issue_9_fuzz_huge_layer_in_a_small_file_is_refused_without_allocating() {
+    let text = include_str!("fuzz_regressions/model_file_huge_dense.json");
+    let err = load(text).unwrap_err();
+    assert!(
+        matches!(err, Error::ParamShape { .. } | Error::InvalidSpec { .. }),
+        "{err}"
+    );
+    // The same through the command-line grammar: refused before any allocation.
+    let err = ModelSpec::parse("flatten,dense344454444440444").unwrap_err();
+    assert!(err.to_string().contains("more than"), "{err}");
+}

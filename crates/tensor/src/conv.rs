@@ -9,10 +9,14 @@
 //! Backward per image: `grad_weight += grad_out_img · colᵀ`, `grad_bias += Σ_hw grad_out_img`,
 //! `grad_col = weightᵀ · grad_out_img`, then `col2im` adds `grad_col` into `grad_input`.
 //!
-//! Parallelism is over images (rayon, disjoint output chunks). The weight and bias gradients
+//! Parallelism is over fixed blocks of images (rayon, disjoint output chunks); within a block
+//! the images' column matrices sit side by side so each block makes one wide product, in
+//! per-thread scratch buffers reused across calls. The weight and bias gradients
 //! are sums over the batch: each fixed block of [`GRAD_BLOCK`] images sums into its own
 //! partial buffer, then the partials are added in block order. Neither the blocks nor the
 //! order depend on the thread count, so the result is bit-identical with 1 or 64 threads.
+
+use std::cell::RefCell;
 
 use rayon::prelude::*;
 
@@ -22,6 +26,8 @@ use crate::matmul::gemm_serial;
 
 /// Images per partial weight-gradient sum (fixed so the summation order never changes).
 pub const GRAD_BLOCK: usize = 8;
+/// Images per forward task, whose column matrices are multiplied as one wide product.
+const FWD_BLOCK: usize = 8;
 
 /// Unfolds one image `[c_in, h_in, w_in]` into `col: [c_in * k_h * k_w, h_out * w_out]`:
 /// row `(c, ki, kj)`, column `(oy, ox)` holds `image[c, oy * stride + ki - pad, ox * stride +
@@ -73,17 +79,24 @@ fn valid_range(
 }
 
 fn im2col(col: &mut [f32], image: &[f32], g: &Conv2dGeometry) {
+    im2col_strided(col, g.col_cols(), image, g);
+}
+
+/// [`im2col`] into a wider matrix: row `r` of this image's column matrix goes to
+/// `col[r * ld..r * ld + h_out * w_out]`, so several images can sit side by side.
+fn im2col_strided(col: &mut [f32], ld: usize, image: &[f32], g: &Conv2dGeometry) {
     let (h_in, w_in, h_out, w_out) = (g.h_in(), g.w_in(), g.h_out(), g.w_out());
     let (stride, pad) = (g.stride(), g.pad());
     let hw = h_out * w_out;
-    let mut rows = col.chunks_exact_mut(hw);
+    let mut r = 0;
     for c in 0..g.c_in() {
         let plane = &image[c * h_in * w_in..(c + 1) * h_in * w_in];
         for ki in 0..g.k_h() {
             let (oy_lo, oy_hi) = valid_range(ki, pad, stride, h_in, h_out);
             for kj in 0..g.k_w() {
                 let (ox_lo, ox_hi) = valid_range(kj, pad, stride, w_in, w_out);
-                let row = rows.next().expect("col has c_in * k_h * k_w rows");
+                let row = &mut col[r * ld..r * ld + hw];
+                r += 1;
                 for (oy, out_row) in row.chunks_exact_mut(w_out).enumerate() {
                     if oy < oy_lo || oy >= oy_hi {
                         out_row.fill(0.0);
@@ -91,8 +104,8 @@ fn im2col(col: &mut [f32], image: &[f32], g: &Conv2dGeometry) {
                     }
                     let iy = oy * stride + ki - pad;
                     let src = &plane[iy * w_in..(iy + 1) * w_in];
-                    out_row[..ox_lo].fill(0.0);
-                    out_row[ox_hi..].fill(0.0);
+                    zero_small(&mut out_row[..ox_lo]);
+                    zero_small(&mut out_row[ox_hi..]);
                     if ox_lo == ox_hi {
                         continue;
                     }
@@ -110,29 +123,76 @@ fn im2col(col: &mut [f32], image: &[f32], g: &Conv2dGeometry) {
     }
 }
 
+/// Zeroes a slice that is usually empty or one value long (the padding at a row's ends),
+/// without the cost of a `memset` call for those.
+#[inline(always)]
+fn zero_small(s: &mut [f32]) {
+    match s {
+        [] => {}
+        [v] => *v = 0.0,
+        _ => s.fill(0.0),
+    }
+}
+
 fn col2im(image: &mut [f32], col: &[f32], g: &Conv2dGeometry) {
+    col2im_strided(image, col, g.col_cols(), g);
+}
+
+/// [`col2im`] from a wider matrix whose row `r` (for this image) is
+/// `col[r * ld..r * ld + h_out * w_out]`.
+fn col2im_strided(image: &mut [f32], col: &[f32], ld: usize, g: &Conv2dGeometry) {
     let (h_in, w_in, h_out, w_out) = (g.h_in(), g.w_in(), g.h_out(), g.w_out());
     let (stride, pad) = (g.stride(), g.pad());
     let hw = h_out * w_out;
-    let mut rows = col.chunks_exact(hw);
+    let mut r = 0;
     for c in 0..g.c_in() {
         let plane = &mut image[c * h_in * w_in..(c + 1) * h_in * w_in];
         for ki in 0..g.k_h() {
             let (oy_lo, oy_hi) = valid_range(ki, pad, stride, h_in, h_out);
             for kj in 0..g.k_w() {
                 let (ox_lo, ox_hi) = valid_range(kj, pad, stride, w_in, w_out);
-                let row = rows.next().expect("col has c_in * k_h * k_w rows");
+                let row = &col[r * ld..r * ld + hw];
+                r += 1;
+                if ox_lo == ox_hi {
+                    continue;
+                }
                 for oy in oy_lo..oy_hi {
                     let iy = oy * stride + ki - pad;
                     let dst = &mut plane[iy * w_in..(iy + 1) * w_in];
-                    let src = &row[oy * w_out..(oy + 1) * w_out];
-                    for ox in ox_lo..ox_hi {
-                        dst[ox * stride + kj - pad] += src[ox];
+                    let src = &row[oy * w_out + ox_lo..oy * w_out + ox_hi];
+                    if stride == 1 {
+                        let ix0 = ox_lo + kj - pad;
+                        let dst = &mut dst[ix0..ix0 + src.len()];
+                        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                    } else {
+                        for (ox, s) in (ox_lo..ox_hi).zip(src) {
+                            dst[ox * stride + kj - pad] += s;
+                        }
                     }
                 }
             }
         }
     }
+}
+
+thread_local! {
+    /// Per-thread scratch for the batched column matrices, reused across calls so that the
+    /// large buffers are neither allocated nor page-faulted in on every step.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `len` values of this thread's scratch buffer (contents unspecified: `f` must
+/// write before it reads). Falls back to a fresh buffer if the scratch is already in use.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
 }
 
 /// Convolution forward: `out = conv(input, weight) + bias` for the whole batch.
@@ -179,27 +239,32 @@ pub fn conv2d_forward(
     if g.n() == 0 {
         return Ok(());
     }
-    let (ckk, hw) = (g.col_rows(), g.col_cols());
-    out.par_chunks_mut(g.output_image_len())
-        .zip(input.par_chunks(g.input_image_len()))
-        .for_each_init(
-            || vec![0.0f32; ckk * hw],
-            |col, (out_img, image)| {
-                im2col(col, image, g);
-                gemm_serial(
-                    out_img,
-                    weight,
-                    false,
-                    col,
-                    false,
-                    [g.c_out(), ckk, hw],
-                    false,
-                );
-                for (row, &b) in out_img.chunks_exact_mut(hw).zip(bias) {
-                    row.iter_mut().for_each(|v| *v += b);
+    let (c_out, ckk, hw) = (g.c_out(), g.col_rows(), g.col_cols());
+    let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
+    // One task per fixed block of images: their column matrices side by side make one wide
+    // product `res[c_out, b * hw] = weight · col[ckk, b * hw]`.
+    out.par_chunks_mut(FWD_BLOCK * out_len)
+        .zip(input.par_chunks(FWD_BLOCK * in_len))
+        .for_each(|(out_block, in_block)| {
+            let ld = in_block.len() / in_len * hw;
+            with_scratch(ckk * ld + c_out * ld, |scratch| {
+                let (col, res) = scratch.split_at_mut(ckk * ld);
+                for (i, image) in in_block.chunks_exact(in_len).enumerate() {
+                    im2col_strided(&mut col[i * hw..], ld, image, g);
                 }
-            },
-        );
+                gemm_serial(res, weight, false, col, false, [c_out, ckk, ld], false);
+                for (i, out_img) in out_block.chunks_exact_mut(out_len).enumerate() {
+                    for ((row, res_row), &b) in out_img
+                        .chunks_exact_mut(hw)
+                        .zip(res.chunks_exact(ld))
+                        .zip(bias)
+                    {
+                        let src = &res_row[i * hw..(i + 1) * hw];
+                        row.iter_mut().zip(src).for_each(|(o, &v)| *o = v + b);
+                    }
+                }
+            });
+        });
     Ok(())
 }
 
@@ -238,46 +303,52 @@ pub fn conv2d_backward(
     let (c_out, ckk, hw) = (g.c_out(), g.col_rows(), g.col_cols());
 
     // One task per block of GRAD_BLOCK images; each returns its partial (grad_weight, grad_bias).
+    // Within a block the images sit side by side: `col[ckk, b * hw]`, `go[c_out, b * hw]`.
     let block_task = |grad_input_block: Option<&mut [f32]>, block: usize| {
         let first = block * GRAD_BLOCK;
         let last = (first + GRAD_BLOCK).min(g.n());
+        let ld = (last - first) * hw;
         let mut gw = vec![0.0f32; c_out * ckk];
         let mut gb = vec![0.0f32; c_out];
-        let mut col = vec![0.0f32; ckk * hw];
-        let mut grad_col = vec![
-            0.0f32;
-            if grad_input_block.is_some() {
-                ckk * hw
-            } else {
-                0
+        let grad_col_len = if grad_input_block.is_some() {
+            ckk * ld
+        } else {
+            0
+        };
+        with_scratch(ckk * ld + c_out * ld + grad_col_len, |scratch| {
+            let (col, rest) = scratch.split_at_mut(ckk * ld);
+            let (go_wide, grad_col) = rest.split_at_mut(c_out * ld);
+            for i in first..last {
+                let j = i - first;
+                let image = &input[i * in_len..(i + 1) * in_len];
+                im2col_strided(&mut col[j * hw..], ld, image, g);
+                let go = &grad_out[i * out_len..(i + 1) * out_len];
+                for (dst, src) in go_wide.chunks_exact_mut(ld).zip(go.chunks_exact(hw)) {
+                    dst[j * hw..(j + 1) * hw].copy_from_slice(src);
+                }
             }
-        ];
-        let mut grad_input_block = grad_input_block;
-        for i in first..last {
-            let image = &input[i * in_len..(i + 1) * in_len];
-            let go = &grad_out[i * out_len..(i + 1) * out_len];
-            im2col(&mut col, image, g);
-            // gw[c_out, ckk] += go[c_out, hw] · colᵀ  (col stored [ckk, hw])
-            gemm_serial(&mut gw, go, false, &col, true, [c_out, hw, ckk], true);
-            for (b, row) in gb.iter_mut().zip(go.chunks_exact(hw)) {
-                *b += row.iter().sum::<f32>();
+            // gw[c_out, ckk] = go[c_out, b * hw] · colᵀ  (col stored [ckk, b * hw])
+            gemm_serial(&mut gw, go_wide, false, col, true, [c_out, ld, ckk], false);
+            for (b, row) in gb.iter_mut().zip(go_wide.chunks_exact(ld)) {
+                *b = row.iter().sum::<f32>();
             }
-            if let Some(gi) = grad_input_block.as_deref_mut() {
-                // grad_col[ckk, hw] = weightᵀ · go, weight stored [c_out, ckk]
+            if let Some(gi) = grad_input_block {
+                // grad_col[ckk, b * hw] = weightᵀ · go, weight stored [c_out, ckk]
                 gemm_serial(
-                    &mut grad_col,
+                    grad_col,
                     weight,
                     true,
-                    go,
+                    go_wide,
                     false,
-                    [ckk, c_out, hw],
+                    [ckk, c_out, ld],
                     false,
                 );
-                let dst = &mut gi[(i - first) * in_len..(i - first + 1) * in_len];
-                dst.fill(0.0);
-                col2im(dst, &grad_col, g);
+                for (j, dst) in gi.chunks_exact_mut(in_len).enumerate() {
+                    dst.fill(0.0);
+                    col2im_strided(dst, &grad_col[j * hw..], ld, g);
+                }
             }
-        }
+        });
         (gw, gb)
     };
 

@@ -3,7 +3,8 @@
 //! Every function computes `out[m, n] (=|+=) op(a)[m, k] · op(b)[k, n]` on row-major slices.
 //! The arithmetic is done by `matrixmultiply`'s packed SIMD micro-kernels (AVX/FMA chosen at
 //! run time, so the binary runs on any x86-64). Large products are split over rayon into
-//! fixed blocks of output rows: a block's size never depends on the thread count, and each
+//! fixed blocks of output rows (or, for products of few rows, of output columns): a block's
+//! size never depends on the thread count, and each
 //! output value is summed over `k` by one task in one fixed order, so results are
 //! bit-identical whatever the number of threads.
 
@@ -17,6 +18,9 @@ const ROW_BLOCK: usize = 64;
 /// Below this many multiply-adds a product runs on the calling thread: handing it to rayon
 /// would cost more than it saves.
 const PARALLEL_MACS: usize = 1 << 18;
+/// Output columns per parallel task when a product has at most [`ROW_BLOCK`] rows (a dense
+/// layer on one batch). Fixed, like [`ROW_BLOCK`].
+const COL_BLOCK: usize = 64;
 
 /// How a matrix is stored relative to the logical operand.
 #[derive(Clone, Copy)]
@@ -200,9 +204,9 @@ fn gemm(
         return Ok(());
     }
     let macs = m.saturating_mul(k).saturating_mul(n);
-    if macs < PARALLEL_MACS || m <= ROW_BLOCK {
+    if macs < PARALLEL_MACS || (m <= ROW_BLOCK && n <= COL_BLOCK) {
         gemm_rows(out, a, a_layout, b, b_layout, [m, k, n], 0, m, accumulate);
-    } else {
+    } else if m > ROW_BLOCK {
         out.par_chunks_mut(ROW_BLOCK * n)
             .enumerate()
             .for_each(|(block, out_rows)| {
@@ -220,8 +224,112 @@ fn gemm(
                     accumulate,
                 );
             });
+    } else {
+        gemm_cols(out, a, a_layout, b, b_layout, [m, k, n], accumulate);
     }
     Ok(())
+}
+
+/// Few rows, many columns (a dense layer on one batch): fixed blocks of [`COL_BLOCK`] output
+/// columns run in parallel, each into its own `[m, cols]` buffer, copied back afterwards.
+/// Every output value is still summed over `k` by one task in one fixed order.
+fn gemm_cols(
+    out: &mut [f32],
+    a: &[f32],
+    a_layout: Layout,
+    b: &[f32],
+    b_layout: Layout,
+    [m, k, n]: [usize; 3],
+    accumulate: bool,
+) {
+    let (rsa, csa) = match a_layout {
+        Layout::Plain => (k, 1),
+        Layout::Transposed => (1, m),
+    };
+    let blocks: Vec<(usize, Vec<f32>)> = (0..n.div_ceil(COL_BLOCK))
+        .into_par_iter()
+        .map(|block| {
+            let col0 = block * COL_BLOCK;
+            let cols = COL_BLOCK.min(n - col0);
+            let mut buf = vec![0.0f32; m * cols];
+            if accumulate {
+                for (dst, src) in buf.chunks_exact_mut(cols).zip(out.chunks_exact(n)) {
+                    dst.copy_from_slice(&src[col0..col0 + cols]);
+                }
+            }
+            // Column `col0` of op(b) starts at `col0` (plain, [k, n]) or `col0 * k` ([n, k]).
+            let (b_cols, rsb, csb) = match b_layout {
+                Layout::Plain => (&b[col0..], n, 1),
+                Layout::Transposed => (&b[col0 * k..], 1, k),
+            };
+            sgemm_checked(
+                [m, k, cols],
+                (a, rsa, csa),
+                (b_cols, rsb, csb),
+                (&mut buf, cols),
+                accumulate,
+            );
+            (col0, buf)
+        })
+        .collect();
+    for (col0, buf) in &blocks {
+        let cols = buf.len() / m;
+        for (dst, src) in out.chunks_exact_mut(n).zip(buf.chunks_exact(cols)) {
+            dst[*col0..col0 + cols].copy_from_slice(src);
+        }
+    }
+}
+
+/// `c[rows, cols] (=|+=) a · b` through matrixmultiply, each operand given as (slice, row
+/// stride, column stride) (`c` as (slice, row stride) with unit column stride). Panics unless
+/// every index the product touches lies inside its slice, which is what makes the call sound.
+fn sgemm_checked(
+    [rows, k, cols]: [usize; 3],
+    (a, rsa, csa): (&[f32], usize, usize),
+    (b, rsb, csb): (&[f32], usize, usize),
+    (c, rsc): (&mut [f32], usize),
+    accumulate: bool,
+) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for r in 0..rows {
+                c[r * rsc..r * rsc + cols].fill(0.0);
+            }
+        }
+        return;
+    }
+    let last = |r: usize, rs: usize, cl: usize, cs: usize| (r - 1) * rs + (cl - 1) * cs;
+    assert!(last(rows, rsa, k, csa) < a.len(), "sgemm: a out of bounds");
+    assert!(last(k, rsb, cols, csb) < b.len(), "sgemm: b out of bounds");
+    assert!(last(rows, rsc, cols, 1) < c.len(), "sgemm: c out of bounds");
+    let beta = if accumulate { 1.0 } else { 0.0 };
+    // SAFETY: the asserts above check that the largest index matrixmultiply forms from each
+    // pointer and its strides, (rows - 1) * row stride + (cols - 1) * column stride (all
+    // strides are non-negative), lies inside that operand's slice, so every read of `a` and
+    // `b` and every write of `c` is in bounds. `c` is a `&mut` borrow, so it aliases neither
+    // `a` nor `b`. With beta == 0 matrixmultiply never reads C, so stale or NaN values in `c`
+    // are overwritten, not propagated.
+    unsafe {
+        matrixmultiply::sgemm(
+            rows,
+            k,
+            cols,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            beta,
+            c.as_mut_ptr(),
+            rsc as isize,
+            1,
+        );
+    }
 }
 
 /// Computes output rows `row0..row0 + rows` into `out_rows` (`rows * n` values).
@@ -239,12 +347,6 @@ fn gemm_rows(
 ) {
     debug_assert_eq!(out_rows.len(), rows * n);
     debug_assert!(row0 + rows <= m);
-    if k == 0 {
-        if !accumulate {
-            out_rows.fill(0.0);
-        }
-        return;
-    }
     // Row and column strides of the logical operands, and where row `row0` of `op(a)` starts.
     let (a_offset, rsa, csa) = match a_layout {
         Layout::Plain => (row0 * k, k, 1),
@@ -254,36 +356,13 @@ fn gemm_rows(
         Layout::Plain => (n, 1),
         Layout::Transposed => (1, k),
     };
-    let a_rows = &a[a_offset..];
-    let beta = if accumulate { 1.0 } else { 0.0 };
-    // SAFETY: every index matrixmultiply forms is in bounds of the three slices:
-    // - `a_rows` starts at logical row `row0` of op(a); the largest index read is
-    //   (rows - 1) * rsa + (k - 1) * csa, which for the plain layout is
-    //   (row0 + rows - 1) * k + k - 1 - row0 * k < m * k - row0 * k = a_rows.len(), and for the
-    //   transposed layout is row0 + rows - 1 + (k - 1) * m - row0 < k * m - row0 = a_rows.len()
-    //   (both because row0 + rows <= m, checked above, and a.len() == m * k, checked by gemm);
-    // - `b` is read at (k - 1) * rsb + (n - 1) * csb = k * n - 1 < b.len() in both layouts;
-    // - `out_rows` is written at (rows - 1) * n + n - 1 < out_rows.len() = rows * n;
-    // - the three slices are distinct borrows (`out_rows` is `&mut`), so C aliases neither A nor B.
-    // With beta == 0 matrixmultiply never reads C, so NaN-filled outputs are overwritten.
-    unsafe {
-        matrixmultiply::sgemm(
-            rows,
-            k,
-            n,
-            1.0,
-            a_rows.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            beta,
-            out_rows.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
+    sgemm_checked(
+        [rows, k, n],
+        (&a[a_offset..], rsa, csa),
+        (b, rsb, csb),
+        (out_rows, n),
+        accumulate,
+    );
 }
 
 /// Single-threaded product for kernels that already run one task per image: `out (=|+=)

@@ -85,19 +85,33 @@ fn pool_plane(
     h_out: usize,
     w_out: usize,
 ) {
-    for oy in 0..h_out {
-        let r0 = 2 * oy * w;
-        let r1 = r0 + w;
-        for ox in 0..w_out {
+    for ((out, argmax), (oy, rows)) in out
+        .chunks_exact_mut(w_out)
+        .zip(argmax.chunks_exact_mut(w_out))
+        .zip(x.chunks_exact(2 * w).take(h_out).enumerate())
+    {
+        let (r0, r1) = rows.split_at(w);
+        let base = 2 * oy * w;
+        for (ox, ((o, a), (top, bottom))) in out
+            .iter_mut()
+            .zip(argmax.iter_mut())
+            .zip(r0.chunks_exact(2).zip(r1.chunks_exact(2)))
+            .enumerate()
+        {
+            // Candidates in row-major order; a later one wins only if strictly greater.
             let c = 2 * ox;
-            let mut best = r0 + c;
-            for idx in [r0 + c + 1, r1 + c, r1 + c + 1] {
-                if x[idx] > x[best] {
-                    best = idx;
-                }
+            let (mut best, mut idx) = (top[0], base + c);
+            if top[1] > best {
+                (best, idx) = (top[1], base + c + 1);
             }
-            out[oy * w_out + ox] = x[best];
-            argmax[oy * w_out + ox] = best as u32;
+            if bottom[0] > best {
+                (best, idx) = (bottom[0], base + w + c);
+            }
+            if bottom[1] > best {
+                (best, idx) = (bottom[1], base + w + c + 1);
+            }
+            *o = best;
+            *a = idx as u32;
         }
     }
 }

@@ -129,7 +129,7 @@ impl Layer for Conv2d {
     /// input `[n, c_in, h, w]` -> output `[n, filters, (h + 2p - k) / s + 1, (w + 2p - k) / s + 1]`.
     fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
         let y = self.infer(x)?;
-        self.input = Some(x.clone());
+        super::cache_copy(&mut self.input, x);
         Ok(y)
     }
 

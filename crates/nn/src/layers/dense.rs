@@ -78,7 +78,7 @@ impl Layer for Dense {
     /// input `[n, in]` -> output `[n, out]`.
     fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
         let y = self.infer(x)?;
-        self.input = Some(x.clone());
+        super::cache_copy(&mut self.input, x);
         Ok(y)
     }
 

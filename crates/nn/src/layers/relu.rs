@@ -28,7 +28,7 @@ impl Layer for Relu {
     /// any shape -> the same shape.
     fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
         let y = self.infer(x)?;
-        self.output = Some(y.clone());
+        super::cache_copy(&mut self.output, &y);
         Ok(y)
     }
 

@@ -1,0 +1,55 @@
+//! `eval --gallery`: synthetic digits per class beside real ones, in ASCII.
+
+use anyhow::{bail, Context, Result};
+use datagen::{idx, Style};
+use engine::{DataSource, DIGIT_NAMES};
+use viz::Panel;
+
+use crate::Cli;
+
+/// Prints, for each digit, `per_class` synthetic digits (the `--style`, default strokes,
+/// with `--seed`, default 1) and, with `--data idx:DIR`, the first `per_class` real digits of
+/// that class from the directory's test pair.
+pub fn print(cli: &Cli, per_class: usize) -> Result<()> {
+    if per_class == 0 {
+        bail!("--gallery needs at least 1 image per class");
+    }
+    let style: Style = cli
+        .style
+        .as_deref()
+        .unwrap_or("strokes")
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let seed = cli.seed.unwrap_or(1);
+    let real = match cli.data.parse::<DataSource>()? {
+        DataSource::Synthetic => None,
+        DataSource::Idx(dir) => Some(
+            idx::load_split(&dir, idx::Split::Test)
+                .with_context(|| format!("loading real digits from {}", dir.display()))?,
+        ),
+    };
+    println!(
+        "Synthetic {style} digits (seed {seed}){}",
+        if real.is_some() {
+            " | real digits from the test set"
+        } else {
+            ""
+        }
+    );
+    for (label, synthetic, reals) in datagen::gallery(style, seed, per_class, real.as_ref()) {
+        let name = DIGIT_NAMES[usize::from(label)];
+        let mut panels: Vec<Panel<'_>> = synthetic
+            .iter()
+            .enumerate()
+            .map(|(k, img)| Panel::new(if k == 0 { name } else { "" }, img, 28, 28))
+            .collect();
+        if let Some(r) = &real {
+            panels.extend(reals.iter().enumerate().map(|(k, img)| {
+                Panel::new(if k == 0 { "| real" } else { "" }, img, r.rows(), r.cols())
+            }));
+        }
+        print!("{}", viz::side_by_side(&panels, 1)?);
+        println!();
+    }
+    Ok(())
+}

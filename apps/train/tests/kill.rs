@@ -1,0 +1,100 @@
+//! Fault injection: `train` killed with SIGKILL at random moments never leaves a damaged
+//! model. After every kill the model file is either the previous model or the new one,
+//! complete and loadable (the save writes a temporary file, flushes it and renames it).
+// See: issue #9 (atomic, durable saves).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 60;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("digits-train-kill-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn command(out: &Path, seed: u64) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_train"));
+    cmd.args([
+        "--epochs",
+        "2",
+        "--train-size",
+        "2000",
+        "--test-size",
+        "200",
+        "--seed",
+    ])
+    .arg(seed.to_string())
+    .arg("--out")
+    .arg(out)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    cmd
+}
+
+/// xorshift64*: the test's own delays, reproducible from a fixed seed.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+#[test]
+fn issue_9_sigkill_at_random_moments_never_damages_the_model() {
+    let dir = scratch("kill");
+    let model = dir.join("model.json");
+    // The two models the file may legitimately hold: one per seed, from complete runs.
+    let mut reference = Vec::new();
+    let mut full_run = Duration::ZERO;
+    for seed in [1, 2] {
+        let path = dir.join(format!("ref{seed}.json"));
+        let started = Instant::now();
+        assert!(command(&path, seed).status().unwrap().success());
+        full_run = full_run.max(started.elapsed());
+        reference.push(std::fs::read(&path).unwrap());
+    }
+    std::fs::write(&model, &reference[0]).unwrap();
+
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let (mut killed, mut finished, mut replaced) = (0, 0, 0);
+    for run in 0..RUNS {
+        let seed = 1 + (run as u64 % 2);
+        let before = std::fs::read(&model).unwrap();
+        let mut child = command(&model, seed).spawn().unwrap();
+        // Anywhere from the start to a little past a whole run.
+        let delay = full_run.mul_f64((next(&mut state) % 1200) as f64 / 1000.0);
+        std::thread::sleep(delay);
+        match child.try_wait().unwrap() {
+            Some(status) => {
+                assert!(status.success(), "run {run} failed on its own: {status}");
+                finished += 1;
+            }
+            None => {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                killed += 1;
+            }
+        }
+        let after = std::fs::read(&model).unwrap();
+        assert!(
+            after == reference[0] || after == reference[1],
+            "run {run}: the model file is neither complete model ({} bytes)",
+            after.len()
+        );
+        let saved = nn::SavedModel::from_json(std::str::from_utf8(&after).unwrap()).unwrap();
+        saved.build().unwrap();
+        if after != before {
+            replaced += 1;
+        }
+    }
+    println!("{RUNS} runs: {killed} killed, {finished} finished, {replaced} replaced the model");
+    assert!(
+        killed >= RUNS / 2,
+        "only {killed} of {RUNS} runs were killed: the delays are too long"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,158 @@
+//! MNIST framing: fit the digit into a 20x20 box keeping its aspect ratio, then shift it so its
+//! centre of mass sits at the centre of the 28x28 image.
+//!
+//! LeCun et al. fitted each NIST digit's bounding box into 20x20 pixels (the long side becomes
+//! 20) and then translated the image by whole pixels so that its intensity-weighted centre of
+//! mass came nearest the centre. Measured on real MNIST digits with pixel centres at 0..=27,
+//! that centre is **14.0** on both axes (every digit's mean coordinate lies in [13.5, 14.5])
+//! and the ink's bounding box (pixels > 0) is exactly 20 pixels on its long side. Both hold
+//! here by construction: the pen's outer edge is fitted to the box exactly, the box is aligned
+//! with the pixel grid, and the shift is by whole pixels.
+
+use crate::path::{Path, Pt};
+use crate::{IMAGE_LEN, IMAGE_SIDE};
+
+/// Side of the working canvas: the 28x28 image plus room to shift by the centre of mass.
+pub(crate) const CANVAS: usize = IMAGE_SIDE + 2 * MARGIN;
+
+/// Room on each side of the image inside the canvas: the centring may move the 28x28 window by
+/// up to this many pixels either way. The 20-pixel box leaves 4 pixels of room in the image, so
+/// a digit whose mass sits more than 4 pixels off its box's centre loses ink at the border,
+/// as it would have in MNIST.
+const MARGIN: usize = 6;
+
+/// Pixels on the long side of the box.
+pub(crate) const BOX: f32 = 20.0;
+
+/// Where the centre of mass goes, in image pixel coordinates (see the module doc).
+pub(crate) const CENTRE: f32 = 14.0;
+
+/// Keeps the outermost pixel rows strictly inside the box despite rounding.
+const EPS: f32 = 0.01;
+
+/// Scales and moves `path` (glyph units) into canvas pixels so that the pen's ink (radius
+/// `radius * width` plus `soft`) fills the 20-pixel box on its long side.
+///
+/// Coverage is exactly 0 at distance `r + soft` from the path, so the ink of pixel centres
+/// lies strictly inside an interval of length `20 + 1` around the path: that interval spans
+/// the 20 pixel centres of the box and no more.
+pub(crate) fn fit(path: &mut Path, radius: f32, soft: f32) {
+    if path.len == 0 {
+        return;
+    }
+    let target = BOX + 1.0 - 2.0 * EPS;
+    let n = path.len;
+    let reach = |i: usize| radius * path.width[i] + soft;
+    let kx = solve_scale(&path.pts[..n], |p| p.x, &reach, target);
+    let ky = solve_scale(&path.pts[..n], |p| p.y, &reach, target);
+    let k = kx.min(ky);
+    let k = if k.is_finite() { k } else { 1.0 };
+    // Extent of the ink on each axis at scale k, measured from the scaled path.
+    let ink = |coord: &dyn Fn(Pt) -> f32| {
+        let mut lo_e = f32::INFINITY;
+        let mut hi_e = f32::NEG_INFINITY;
+        for i in 0..n {
+            let c = k * coord(path.pts[i]);
+            lo_e = lo_e.min(c - reach(i));
+            hi_e = hi_e.max(c + reach(i));
+        }
+        (lo_e, hi_e)
+    };
+    let (x_lo, x_hi) = ink(&|p| p.x);
+    let (y_lo, y_hi) = ink(&|p| p.y);
+    // The box's pixel centres are MARGIN + 4 ..= MARGIN + 23, so its zero-coverage edges are
+    // at MARGIN + 3 and MARGIN + 24: the long side starts just inside the first, the short side
+    // is centred on the box (the centre-of-mass shift moves it afterwards anyway).
+    let m = MARGIN as f32;
+    let box_lo = m + 3.0 + EPS;
+    let box_mid = m + 13.5;
+    let place = |lo_e: f32, hi_e: f32, long: bool| {
+        if long {
+            box_lo - lo_e
+        } else {
+            box_mid - 0.5 * (lo_e + hi_e)
+        }
+    };
+    let tx = place(x_lo, x_hi, kx <= ky);
+    let ty = place(y_lo, y_hi, ky < kx);
+    path.map(|p| Pt::new(k * p.x + tx, k * p.y + ty));
+}
+
+/// The scale `k` at which the ink along one axis, `max(k c_i + r_i) - min(k c_i - r_i)`, equals
+/// `target`; infinite when the path has no extent along the axis.
+///
+/// That extent is convex, piecewise linear and increasing in `k`, so Newton's method from a
+/// point at or beyond the root lands on it in a few exact steps.
+fn solve_scale(
+    pts: &[Pt],
+    coord: impl Fn(Pt) -> f32,
+    reach: &impl Fn(usize) -> f32,
+    target: f32,
+) -> f32 {
+    let extent = |k: f32| {
+        let (mut hi, mut lo) = (f32::NEG_INFINITY, f32::INFINITY);
+        let (mut c_hi, mut c_lo) = (0.0, 0.0);
+        for (i, &p) in pts.iter().enumerate() {
+            let c = coord(p);
+            let r = reach(i);
+            if k * c + r > hi {
+                hi = k * c + r;
+                c_hi = c;
+            }
+            if k * c - r < lo {
+                lo = k * c - r;
+                c_lo = c;
+            }
+        }
+        (hi - lo, c_hi - c_lo)
+    };
+    let (c_min, c_max) = pts
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &p| {
+            (a.min(coord(p)), b.max(coord(p)))
+        });
+    let span = c_max - c_min;
+    if span < 1e-6 {
+        return f32::INFINITY;
+    }
+    // At k = target / span the extent is at least `target`: start there, at or past the root.
+    let mut k = target / span;
+    for _ in 0..12 {
+        let (e, slope) = extent(k);
+        if e <= target || slope <= 0.0 {
+            break;
+        }
+        k = (k - (e - target) / slope).max(0.0);
+    }
+    k
+}
+
+/// Copies the 28x28 window of `canvas` whose centre of mass comes nearest [`CENTRE`] into
+/// `out`, scaled so that its brightest pixel is 1. An empty canvas gives an empty image.
+pub(crate) fn centre_into(canvas: &[f32], out: &mut [f32]) {
+    debug_assert!(canvas.len() == CANVAS * CANVAS && out.len() == IMAGE_LEN);
+    let (mut mass, mut mx, mut my, mut peak) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for (y, row) in canvas.chunks_exact(CANVAS).enumerate() {
+        let mut row_mass = 0.0f32;
+        for (x, &v) in row.iter().enumerate() {
+            row_mass += v;
+            mx += v * x as f32;
+            peak = peak.max(v);
+        }
+        mass += row_mass;
+        my += row_mass * y as f32;
+    }
+    if mass <= 0.0 || peak <= 0.0 {
+        out.fill(0.0);
+        return;
+    }
+    let offset = |c: f32| (c / mass - CENTRE).round().clamp(0.0, 2.0 * MARGIN as f32) as usize;
+    let (ox, oy) = (offset(mx), offset(my));
+    let inv = 1.0 / peak;
+    for (y, dst) in out.chunks_exact_mut(IMAGE_SIDE).enumerate() {
+        let src = &canvas[(y + oy) * CANVAS + ox..][..IMAGE_SIDE];
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s * inv;
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The handwriting style: a digit's stroke program (see `allographs`) traced with the writer's
+//! slant, rotation and proportions, bent by an elastic field, drawn with an anti-aliased pen of
+//! varying width and framed the way MNIST framed its digits.
+
+use crate::allographs::{program, Pen, FORMS};
+use crate::frame::{self, CANVAS};
+use crate::path::{Path, Pt};
+use crate::render::draw_path;
+use crate::rng::{exp, sin_cos, SampleRng};
+use crate::warp::ElasticField;
+
+/// Per-digit correction of the writer's mean slant (a shear), chosen so that each class's ink
+/// leans on average as much as real MNIST digits of that class do (measured by the ink's
+/// second moments). A 2, 3, 7 or 8 leans by its own shape already, so it gets less shear.
+const SLANT_BIAS: [f32; 10] = [
+    -0.02, 0.04, -0.24, -0.26, -0.03, -0.03, -0.24, -0.18, -0.24, -0.02,
+];
+
+/// Width factor per digit, bringing each class's mean ink width close to real MNIST's (whose
+/// 5s, for one, are often wider than tall).
+const WIDTH: [f32; 10] = [1.06, 1.05, 1.2, 0.97, 1.05, 1.25, 1.08, 1.15, 1.09, 1.03];
+
+/// Pen width factor per digit. Real MNIST digits of different classes are written with
+/// different median stroke widths (0s and 1s boldest, 5s, 8s and 9s thinnest, the ones with
+/// small enclosed spaces); measured as ink area over half the outline.
+const PEN: [f32; 10] = [1.18, 1.05, 1.0, 1.04, 0.96, 0.87, 0.99, 1.11, 0.89, 0.88];
+
+/// Draws a handwritten `label` (allograph `form`, or a random one) into `out` (784 values).
+pub(crate) fn draw(rng: &mut SampleRng, label: u8, form: Option<usize>, out: &mut [f32]) {
+    let forms = FORMS[usize::from(label) % 10];
+    // Draw the random choice even when the caller forces one, so that the rest of the stream,
+    // and so the drawing, is the same as when the choice falls on that allograph.
+    let picked = rng.pick(forms);
+    let form = form.map_or(picked, |f| f % forms.len());
+    let mut path = Path::new();
+    shape(rng, label % 10, form, &mut path);
+
+    // Pen: radius in final pixels (at the half-ink edge) and edge softness. The radius is
+    // log-normal (median 1.22 px times the digit's `PEN` factor, log-sd 0.23), matching the
+    // stroke widths measured on real MNIST digits: 2% of them below 1.2 px, median 1.95 px,
+    // 98% below 3.5 px. A uniform radius with a long bold tail made too many digits whose
+    // loops fill in. The edge softness gives about as many grey edge pixels as MNIST's
+    // (half of the inked pixels).
+    let radius = 1.22 * PEN[usize::from(label % 10)] * exp(rng.bell(0.23));
+    let soft = rng.range(0.45, 0.6);
+    frame::fit(&mut path, radius, soft);
+    let mut canvas = [0.0f32; CANVAS * CANVAS];
+    draw_path(&mut canvas, CANVAS, &path, radius, soft);
+    frame::centre_into(&canvas, out);
+}
+
+/// Traces allograph `form` of `label` (both in range) into `path` in glyph units: the stroke
+/// program, then the writer's slant, rotation and proportions (drawn first, so that a program
+/// can keep a detail such as a 1's flag the same shape under the shear), then the elastic
+/// bend.
+fn shape(rng: &mut SampleRng, label: u8, form: usize, path: &mut Path) {
+    // Global shape of the hand: slant (shear), rotation and aspect.
+    let slant = (rng.bell(0.25) + 0.28 + SLANT_BIAS[usize::from(label)]).clamp(-0.4, 0.75);
+    // Rotation adds to the slant's lean; together they stay below about 0.6 rad (34 degrees) to
+    // the right and 0.5 rad to the left, about the most a real MNIST 1 leans.
+    let (sin, cos) = sin_cos(rng.sym(0.25).clamp(-0.5 - slant, 0.6 - slant));
+    let aspect = rng.range(0.75, 1.45) * WIDTH[usize::from(label)];
+    // Proportions: a larger top or bottom half (`grow` moves the middle up or down), and a
+    // digit wider at the top or at the bottom (`taper`).
+    let grow = rng.sym(0.35);
+    let taper = rng.sym(0.35);
+    {
+        let jitter = rng.range(0.025, 0.065);
+        let mut pen = Pen::new(rng, path, jitter, slant, aspect);
+        program(&mut pen, label, form);
+    }
+    path.map(|p| {
+        let y = p.y + grow * p.y * (1.0 - p.y);
+        let x = p.x * (1.0 + taper * (0.5 - y)) * aspect + slant * (0.5 - y);
+        let y = y - 0.5;
+        Pt::new(cos * x - sin * y, sin * x + cos * y + 0.5)
+    });
+
+    // Elastic bend, in glyph units (the digit is about one unit tall): moderate, at most
+    // 0.07 units (about 1.4 pixels) root-mean-square. Stronger bends bought little realism
+    // and made many digits ambiguous.
+    if let Some((lo, hi)) = path.bounds() {
+        let amplitude = rng.range(0.0, 0.07);
+        let sigma = rng.range(0.25, 0.4);
+        ElasticField::new(rng, lo, hi, sigma, amplitude).apply(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allographs::allographs;
+    use crate::path::MAX_POINTS;
+
+    #[test]
+    fn every_program_fits_the_path_and_stays_finite() {
+        for label in 0..10u8 {
+            for form in 0..allographs(label) {
+                for index in 0..50 {
+                    let mut rng = SampleRng::new(9, index);
+                    let mut path = Path::new();
+                    shape(&mut rng, label, form, &mut path);
+                    assert!(path.len > 10 && path.len < MAX_POINTS / 2, "{label}/{form}");
+                    assert!(path
+                        .points()
+                        .iter()
+                        .all(|p| p.x.is_finite() && p.y.is_finite()));
+                    let (lo, hi) = path.bounds().unwrap();
+                    assert!(hi.y - lo.y > 0.5 && hi.y - lo.y < 2.0, "{label}/{form}");
+                }
+            }
+        }
+    }
+}

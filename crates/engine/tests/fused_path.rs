@@ -1,0 +1,113 @@
+//! `train_epoch` and `evaluate` pick the fused seed network for a model built from a spec
+//! of that pattern; a hand-assembled chain with the same weights takes the generic path.
+//! Both paths must agree up to float rounding, and the fused path must report divergence
+//! like the generic one.
+
+use datagen::Style;
+use engine::{epoch_order, evaluate, train_epoch, Error};
+use nn::{Conv2d, Conv2dConfig, Dense, Flatten, MaxPool2x2, ModelSpec, Relu, Sequential, Sgd};
+use rand::SeedableRng;
+
+/// The same layers and weights as `model`, without a spec (so the generic path runs).
+fn unfused(model: &Sequential) -> Sequential {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut chain = Sequential::new(vec![
+        Box::new(Conv2d::new(1, Conv2dConfig::default(), &mut rng).unwrap()),
+        Box::new(Relu::new()),
+        Box::new(MaxPool2x2::new()),
+        Box::new(Flatten::new()),
+        Box::new(Dense::new(1352, 10, &mut rng).unwrap()),
+    ]);
+    let mut values = Vec::new();
+    model.visit_params_ref(&mut |_, p| values.push(p.value.clone()));
+    let mut values = values.into_iter();
+    chain.visit_params(&mut |_, p| p.value = values.next().unwrap());
+    chain
+}
+
+#[test]
+fn fused_and_generic_paths_agree_through_train_epoch_and_evaluate() {
+    let data = datagen::generate(Style::Strokes, 1, 0, 1000);
+    let fused_model = ModelSpec::seed().build(3).unwrap();
+    assert!(nn::FusedSeed::for_model(&fused_model).is_some());
+    let mut models = [fused_model, unfused(&ModelSpec::seed().build(3).unwrap())];
+    assert!(nn::FusedSeed::for_model(&models[1]).is_none());
+    let mut losses = [Vec::new(), Vec::new()];
+    let mut stats = Vec::new();
+    for (model, losses) in models.iter_mut().zip(&mut losses) {
+        let mut sgd = Sgd::new(0.05, 0.9, 0.0).unwrap();
+        let order = epoch_order(data.len(), 1, 0);
+        // Batch 50: the last chunk of every batch is partial.
+        let s = train_epoch(
+            model,
+            &mut sgd,
+            &data,
+            &order,
+            50,
+            |_| 0.05,
+            |_, loss| losses.push(loss),
+        )
+        .unwrap();
+        stats.push(s);
+    }
+    assert_eq!(losses[0].len(), 20);
+    for (step, (f, g)) in losses[0].iter().zip(&losses[1]).enumerate() {
+        assert!(
+            (f - g).abs() <= 1e-3 * g.abs(),
+            "step {step}: fused loss {f}, generic {g}"
+        );
+    }
+    assert_eq!(stats[0].samples, stats[1].samples);
+    assert!((stats[0].accuracy - stats[1].accuracy).abs() <= 0.01);
+
+    // Evaluate the same weights both ways.
+    let generic = unfused(&models[0]);
+    let (a, b) = (
+        evaluate(&models[0], &data, 300, 10).unwrap(),
+        evaluate(&generic, &data, 300, 10).unwrap(),
+    );
+    for (i, (p, q)) in a.probs.iter().zip(&b.probs).enumerate() {
+        assert!(
+            (p - q).abs() <= 1e-5,
+            "probability {i}: fused {p}, generic {q}"
+        );
+    }
+    let same = a
+        .predictions
+        .iter()
+        .zip(&b.predictions)
+        .filter(|(p, q)| p == q)
+        .count();
+    assert!(
+        same >= data.len() - 2,
+        "{same} of {} predictions agree",
+        data.len()
+    );
+}
+
+#[test]
+fn fused_path_reports_divergence_as_the_generic_path_does() {
+    let data = datagen::generate(Style::Strokes, 1, 0, 100);
+    let mut model = ModelSpec::seed().build(1).unwrap();
+    model.visit_params(&mut |name, p| {
+        if name == "4.dense.bias" {
+            p.value.data_mut()[0] = f32::INFINITY;
+        }
+    });
+    let before: Vec<f32> = {
+        let mut v = Vec::new();
+        model.visit_params_ref(&mut |_, p| v.extend_from_slice(p.value.data()));
+        v
+    };
+    let mut sgd = Sgd::new(0.05, 0.9, 0.0).unwrap();
+    let order = epoch_order(data.len(), 1, 0);
+    let err =
+        train_epoch(&mut model, &mut sgd, &data, &order, 32, |_| 0.05, |_, _| {}).unwrap_err();
+    assert!(matches!(err, Error::Diverged { step: 1, .. }), "{err}");
+    let mut after = Vec::new();
+    model.visit_params_ref(&mut |_, p| after.extend_from_slice(p.value.data()));
+    assert_eq!(
+        before.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        after.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+}

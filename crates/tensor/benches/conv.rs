@@ -1,0 +1,56 @@
+//! The im2col convolution on the seed network's shapes (64 images of 1x28x28, 8 filters of
+//! 3x3) against `tensor::reference`, forward and backward, in the same run.
+//!
+//! `cargo bench -p tensor --bench conv`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::hint::black_box;
+use tensor::{reference, Conv2dGeometry};
+
+fn random(len: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..len)
+        .map(|_| tensor::unit_f32(rng.next_u32()) - 0.5)
+        .collect()
+}
+
+fn conv(c: &mut Criterion) {
+    let g = Conv2dGeometry::new([64, 1, 28, 28], 8, [3, 3], 1, 0).unwrap();
+    let input = random(g.n() * g.input_image_len(), 1);
+    let weight = random(g.weight_len(), 2);
+    let bias = random(g.c_out(), 3);
+    let grad_out = random(g.n() * g.output_image_len(), 4);
+    let mut out = vec![0.0f32; grad_out.len()];
+    let mut group = c.benchmark_group("conv_seed_batch64");
+    group.sample_size(20);
+    group.bench_function("forward/fast", |b| {
+        b.iter(|| tensor::conv2d_forward(&mut out, black_box(&input), &weight, &bias, &g).unwrap())
+    });
+    group.bench_function("forward/reference", |b| {
+        b.iter(|| reference::conv2d_forward(black_box(&input), &weight, &bias, &g))
+    });
+    let (mut gw, mut gb) = (vec![0.0f32; weight.len()], vec![0.0f32; bias.len()]);
+    group.bench_function("backward_weight/fast", |b| {
+        b.iter(|| {
+            tensor::conv2d_backward(
+                None,
+                &mut gw,
+                &mut gb,
+                black_box(&grad_out),
+                &input,
+                &weight,
+                &g,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("backward/reference", |b| {
+        b.iter(|| reference::conv2d_backward(black_box(&grad_out), &input, &weight, &g))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, conv);
+criterion_main!(benches);
