@@ -41,8 +41,13 @@ done
 import json, statistics, sys
 out, nets, threads, runs = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), int(sys.argv[4])
 def load(p):
+    # Ours write one JSON document; the PyTorch script prints one JSON line last.
     with open(p) as f:
-        return json.loads(f.read().strip().splitlines()[-1])
+        text = f.read().strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return json.loads(text.splitlines()[-1])
 print(f"{'net':6} {'thr':>3} | {'ours s':>8} {'torch s':>8} {'speed-up':>8} | {'ours img/s':>10} {'torch img/s':>11} | {'ours us':>7} {'torch us':>8} | {'ours acc':>8} {'torch acc':>9}")
 for net in nets:
     for t in threads:

@@ -100,9 +100,9 @@ struct Cli {
     classes: String,
     /// Network: `seed` (the mission's network), `lenet` (conv32, pool, conv64, pool, dense128,
     /// dense10; 3x3 kernels with padding 1), or a comma-separated list of layers:
-    /// conv<F>x<K>[s<S>][p<P>] (F filters of KxK, stride S, padding P), relu, pool2 (2x2
-    /// max-pool), flatten, dense<N>, dropout<R> (rate R in [0,1)), e.g.
-    /// "conv16x5p2,relu,pool2,conv32x3,relu,pool2,flatten,dense64,relu,dropout0.25,dense10".
+    /// `conv<F>x<K>[s<S>][p<P>]` (F filters of KxK, stride S, padding P), `relu`, `pool2` (2x2
+    /// max-pool), `flatten`, `dense<N>`, `dropout<R>` (rate R in [0,1)), e.g.
+    /// `conv16x5p2,relu,pool2,conv32x3,relu,pool2,flatten,dense64,relu,dropout0.25,dense10`.
     #[arg(long, default_value = "seed")]
     arch: String,
     /// Worker threads (default: all cores, or RAYON_NUM_THREADS). Results are bit-identical

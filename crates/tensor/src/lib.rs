@@ -6,7 +6,7 @@
 //! transposed variants), im2col convolution, 2x2 max-pool with argmax, ReLU and softmax.
 //! Kernels take outputs first, then inputs, then sizes; they are parallel with rayon over
 //! disjoint output chunks and give bit-identical results for any thread count. The
-//! [`reference`] module holds slow loop versions of each kernel for tests and benchmarks.
+//! [`reference`](mod@reference) module holds slow loop versions of each kernel for tests and benchmarks.
 //!
 //! # Example: a convolution forward pass
 //! ```
