@@ -94,6 +94,8 @@ fn matmul_sweep_of_small_and_awkward_sizes() {
         (129, 300, 70),
         (1, 1352, 10),
         (64, 1352, 10),
+        // Few rows, many columns, large: the column-block parallel path (last block partial).
+        (64, 3136, 130),
     ] {
         check_matmuls(m, k, n, 7);
     }
@@ -117,6 +119,24 @@ fn large_matmul_is_bit_identical_with_one_thread_and_many() {
     let one = single_thread(|| {
         let mut out = vec![0.0; m * n];
         tensor::matmul_into(&mut out, &a, &b, m, k, n).unwrap();
+        out
+    });
+    assert_eq!(bits(&one), bits(&many));
+}
+
+#[test]
+fn wide_matmul_nt_add_is_bit_identical_with_one_thread_and_many() {
+    // At most one row block but many columns: the column-block parallel path, accumulating,
+    // with `b` stored transposed as a dense layer's weight is.
+    let (m, k, n) = (64, 3136, 130);
+    let a = random_vec(m * k, 3);
+    let bt = random_vec(n * k, 4);
+    let start = random_vec(m * n, 5);
+    let mut many = start.clone();
+    tensor::matmul_nt_add(&mut many, &a, &bt, m, k, n).unwrap();
+    let one = single_thread(|| {
+        let mut out = start.clone();
+        tensor::matmul_nt_add(&mut out, &a, &bt, m, k, n).unwrap();
         out
     });
     assert_eq!(bits(&one), bits(&many));
