@@ -187,67 +187,36 @@ fn conv_pool<const KC: usize, const CODES: bool>(
             }
         }
         let bias = load(&p.conv_b, g * LANES);
-        let weight = |t: usize| {
-            if KC > 0 {
-                wreg[t]
-            } else {
-                load(&p.conv_w, wbase + t * LANES)
-            }
-        };
-        let mut emit = |py: usize, px: usize, acc: &[V; 4]| {
-            let (m, code) = pool4(acc);
-            let at = (g * positions + py * d.wp + px) * LANES;
-            store(act, at, m);
-            if CODES {
-                store(codes, at, code);
-            }
-        };
         for py in 0..d.hp {
-            // Two pooled positions at a time: 8 independent accumulation chains keep both
-            // FMA pipes busy (one position's 4 chains of 9 dependent FMAs cannot).
-            let mut px = 0;
-            while px + 2 <= d.wp {
-                let acc = conv_windows::<2>(x, 2 * py * w + 2 * px, w, k, bias, &weight);
-                emit(py, px, &acc[0]);
-                emit(py, px + 1, &acc[1]);
-                px += 2;
-            }
-            if px < d.wp {
-                let acc = conv_windows::<1>(x, 2 * py * w + 2 * px, w, k, bias, &weight);
-                emit(py, px, &acc[0]);
-            }
-        }
-    }
-}
-
-/// The conv outputs (bias included) of the four positions `q = (dy, dx)` of `NP` adjacent
-/// pool windows, the first at pixel `base`: `acc[j][q] = bias + Σ_(ki, kj) x[...] · w[t]`,
-/// taps added in `(ki, kj)` row-major order.
-#[inline(always)]
-fn conv_windows<const NP: usize>(
-    x: &[f32],
-    base: usize,
-    w: usize,
-    k: usize,
-    bias: V,
-    weight: &impl Fn(usize) -> V,
-) -> [[V; 4]; NP] {
-    let window = &x[base..base + k * w + k + 2 * (NP - 1) + 1];
-    let mut acc = [[bias; 4]; NP];
-    for q in 0..4 {
-        let corner = (q / 2) * w + q % 2;
-        for ki in 0..k {
-            // One bounds check per row: `kj + 2 j < row.len()` needs none.
-            let row = &window[corner + ki * w..][..k + 2 * (NP - 1)];
-            for kj in 0..k {
-                let wt = weight(ki * k + kj);
-                for (j, a) in acc.iter_mut().enumerate() {
-                    a[q] = fma(splat(row[kj + 2 * j]), wt, a[q]);
+            for px in 0..d.wp {
+                let base = 2 * py * w + 2 * px;
+                let window = &x[base..base + k * w + k + 1];
+                let mut acc = [bias; 4];
+                for (q, a) in acc.iter_mut().enumerate() {
+                    let corner = (q / 2) * w + q % 2;
+                    for ki in 0..k {
+                        // One bounds check per row: `kj < k == row.len()` needs none.
+                        let row = &window[corner + ki * w..][..k];
+                        for (kj, &pixel) in row.iter().enumerate() {
+                            let t = ki * k + kj;
+                            let wt = if KC > 0 {
+                                wreg[t]
+                            } else {
+                                load(&p.conv_w, wbase + t * LANES)
+                            };
+                            *a = fma(splat(pixel), wt, *a);
+                        }
+                    }
+                }
+                let (m, code) = pool4(&acc);
+                let at = (g * positions + py * d.wp + px) * LANES;
+                store(act, at, m);
+                if CODES {
+                    store(codes, at, code);
                 }
             }
         }
     }
-    acc
 }
 
 /// `logits[s][c] = bias[c] + hsum(Σ_v act[s][v] · weight[c][v])` for samples `0..n`, where
