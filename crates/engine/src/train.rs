@@ -141,7 +141,8 @@ pub fn train_epoch_with(
             augment_batch(&mut pixels, data, indices, aug, plan.epoch);
         } else if fused.is_none() {
             pixels.resize(indices.len() * data.image_len(), 0.0);
-            data.batch_into(indices, &mut pixels, &mut vec![0; indices.len()]);
+            // Also rewrites `labels` with the same values: no scratch label buffer needed.
+            data.batch_into(indices, &mut pixels, &mut labels);
         }
         let diverged = |source: nn::Error| match source {
             nn::Error::NonFiniteLoss { loss } => Error::Diverged {

@@ -47,19 +47,7 @@ pub fn softmax_cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<LossOu
             })
         }
     };
-    if labels.len() != n {
-        return Err(Error::LabelCount {
-            labels: labels.len(),
-            batch: n,
-        });
-    }
-    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
-        return Err(Error::LabelOutOfRange {
-            index,
-            label,
-            classes,
-        });
-    }
+    check_labels(labels, n, classes)?;
     let mut probs = Tensor::zeros(vec![n, classes]);
     let mut grad = Tensor::zeros(vec![n, classes]);
     let inv_n = 1.0 / n as f32;
@@ -94,6 +82,27 @@ pub fn softmax_cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<LossOu
         probs,
         grad_logits: grad,
     })
+}
+
+/// Checks that there is one label per sample and that each names one of `classes` classes.
+///
+/// # Errors
+/// [`Error::LabelCount`] or [`Error::LabelOutOfRange`] (the first bad label).
+pub(crate) fn check_labels(labels: &[usize], n: usize, classes: usize) -> Result<()> {
+    if labels.len() != n {
+        return Err(Error::LabelCount {
+            labels: labels.len(),
+            batch: n,
+        });
+    }
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+        return Err(Error::LabelOutOfRange {
+            index,
+            label,
+            classes,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -160,9 +160,7 @@ impl Adam {
         decoupled: bool,
     ) -> Result<Self> {
         let bad = |reason: String| Err(Error::InvalidConfig { reason });
-        if !(lr.is_finite() && lr > 0.0) {
-            return bad(format!("learning rate must be a positive number, got {lr}"));
-        }
+        crate::sgd::check_lr_and_decay(lr, weight_decay)?;
         if !(0.0..1.0).contains(&beta1) || !(0.0..1.0).contains(&beta2) {
             return bad(format!(
                 "adam betas must be in [0, 1), got {beta1} and {beta2}"
@@ -170,11 +168,6 @@ impl Adam {
         }
         if !(eps.is_finite() && eps > 0.0) {
             return bad(format!("adam eps must be positive, got {eps}"));
-        }
-        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-            return bad(format!(
-                "weight decay must be zero or positive, got {weight_decay}"
-            ));
         }
         Ok(Self {
             lr,

@@ -32,19 +32,10 @@ impl Sgd {
     /// [`Error::InvalidConfig`] when `lr` is not finite and positive, or momentum is outside
     /// `[0, 1)`, or weight decay is negative or not finite.
     pub fn new(lr: f32, momentum: f32, weight_decay: f32) -> Result<Self> {
-        if !(lr.is_finite() && lr > 0.0) {
-            return Err(Error::InvalidConfig {
-                reason: format!("learning rate must be a positive number, got {lr}"),
-            });
-        }
+        check_lr_and_decay(lr, weight_decay)?;
         if !(0.0..1.0).contains(&momentum) {
             return Err(Error::InvalidConfig {
                 reason: format!("momentum must be in [0, 1), got {momentum}"),
-            });
-        }
-        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-            return Err(Error::InvalidConfig {
-                reason: format!("weight decay must be zero or positive, got {weight_decay}"),
             });
         }
         Ok(Self {
@@ -109,6 +100,22 @@ impl Sgd {
             }
         });
     }
+}
+
+/// The settings every optimiser shares: a positive finite learning rate and a non-negative
+/// finite weight decay.
+pub(crate) fn check_lr_and_decay(lr: f32, weight_decay: f32) -> Result<()> {
+    if !(lr.is_finite() && lr > 0.0) {
+        return Err(Error::InvalidConfig {
+            reason: format!("learning rate must be a positive number, got {lr}"),
+        });
+    }
+    if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+        return Err(Error::InvalidConfig {
+            reason: format!("weight decay must be zero or positive, got {weight_decay}"),
+        });
+    }
+    Ok(())
 }
 
 impl crate::optim::Optimizer for Sgd {

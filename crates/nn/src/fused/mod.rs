@@ -348,19 +348,7 @@ impl FusedSeed {
                 got: images.len_desc(),
             });
         }
-        if labels.len() != n {
-            return Err(Error::LabelCount {
-                labels: labels.len(),
-                batch: n,
-            });
-        }
-        if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
-            return Err(Error::LabelOutOfRange {
-                index,
-                label,
-                classes,
-            });
-        }
+        crate::loss::check_labels(labels, n, classes)?;
         self.load_params(model)?;
         let chunks = n.div_ceil(CHUNK);
         self.reserve(chunks);
