@@ -57,6 +57,31 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32) {
     }
 }
 
+/// `true` when a conv output is within 1e-5 of the ReLU kink or a 2x2 pool window's two
+/// largest positive values are within 1e-5 of each other.
+fn near_kink(model: &Sequential, spec: &ModelSpec, x: &[f32]) -> bool {
+    let trace = model.forward_trace(&tensor_of(spec, x)).unwrap();
+    let conv = &trace[0];
+    if conv.data().iter().any(|v| v.abs() < 1e-5) {
+        return true;
+    }
+    let &[_, _, h, w] = conv.shape() else {
+        return true;
+    };
+    conv.data().chunks_exact(h * w).any(|plane| {
+        (0..h / 2).any(|oy| {
+            (0..w / 2).any(|ox| {
+                let mut v = [0.0f32; 4];
+                for (k, (dy, dx)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
+                    v[k] = plane[(2 * oy + dy) * w + 2 * ox + dx].max(0.0);
+                }
+                v.sort_by(|a, b| b.total_cmp(a));
+                v[0] > 0.0 && v[0] - v[1] < 1e-5
+            })
+        })
+    })
+}
+
 fn grads(model: &Sequential) -> Vec<(String, Vec<f32>)> {
     let mut out = Vec::new();
     model.visit_params_ref(&mut |name, p| out.push((name.to_owned(), p.grad.data().to_vec())));
@@ -144,6 +169,11 @@ proptest! {
         let spec = ModelSpec::seed();
         let (x, labels) = batch(&spec, n, 10, seed + 1);
         let mut generic = spec.build(seed).unwrap();
+        // Both paths compute the same function, but where a conv output sits within float
+        // rounding of the ReLU kink, or two pool candidates within rounding of each other,
+        // their different (equally valid) summation orders can pick a different branch and
+        // route a whole gradient elsewhere. Such inputs say nothing about either path.
+        prop_assume!(!near_kink(&generic, &spec, &x));
         let (loss, correct) = generic_step(&mut generic, &spec, &x, &labels);
         let mut model = spec.build(seed).unwrap();
         // Stale gradients must be overwritten, not added to.
