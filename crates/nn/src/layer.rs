@@ -22,6 +22,22 @@ impl Param {
     }
 }
 
+/// Which built-in layer a [`Layer`] is, for the patterns [`Sequential`](crate::Sequential)
+/// runs fused: a convolution, a ReLU and a 2x2 max-pool in a row run as one pass
+/// (bit-identical to running them one by one, with less memory traffic). Layers that keep the
+/// default, [`Fusion::None`], always run on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fusion {
+    /// Not part of any fused pattern.
+    None,
+    /// [`Conv2d`](crate::Conv2d) (which also answers [`Layer::as_conv2d`]).
+    Conv,
+    /// [`Relu`](crate::Relu).
+    Relu,
+    /// [`MaxPool2x2`](crate::MaxPool2x2).
+    MaxPool2x2,
+}
+
 /// One step of a network, with an explicit forward and backward pass.
 ///
 /// - [`forward`](Layer::forward) computes the output and caches what `backward` needs (ReLU
@@ -72,6 +88,21 @@ pub trait Layer: Send + Sync + std::fmt::Debug {
     /// Tells the layer whether its `backward` must compute dL/d input. The first layer of a
     /// network does not need it; skipping it saves work. Defaults to needed.
     fn set_input_grad(&mut self, _needed: bool) {}
+
+    /// Which built-in layer this is (see [`Fusion`]). Defaults to [`Fusion::None`].
+    fn fusion(&self) -> Fusion {
+        Fusion::None
+    }
+
+    /// This layer as a [`Conv2d`](crate::Conv2d), if it is one (for fused execution).
+    fn as_conv2d(&self) -> Option<&crate::Conv2d> {
+        None
+    }
+
+    /// This layer as a mutable [`Conv2d`](crate::Conv2d), if it is one.
+    fn as_conv2d_mut(&mut self) -> Option<&mut crate::Conv2d> {
+        None
+    }
 
     /// Shape of one sample's output for one sample's input shape (no batch dimension).
     ///

@@ -42,7 +42,7 @@ mod spec;
 pub use error::{Error, Result};
 pub use fused::{FusedSeed, Images, Isa, StepStats, CHUNK};
 pub use init::fan_in_uniform;
-pub use layer::{Layer, Param};
+pub use layer::{Fusion, Layer, Param};
 pub use layers::conv2d::{Conv2d, Conv2dConfig};
 pub use layers::dense::Dense;
 pub use layers::dropout::Dropout;

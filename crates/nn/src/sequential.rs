@@ -2,16 +2,181 @@
 
 use tensor::Tensor;
 
-use crate::error::Result;
-use crate::layer::{Layer, Param};
+use crate::error::{Error, Result};
+use crate::layer::{cached, Fusion, Layer, Param};
 use crate::spec::ModelSpec;
 
 /// Layers applied one after another. Parameters are named `{index}.{layer}.{param}`, e.g.
 /// `0.conv.weight` or `4.dense.bias`: stable names for optimisers and model files.
+///
+/// A convolution followed by a ReLU and a 2x2 max-pool runs fused in [`forward`],
+/// [`backward`] and [`infer`] (see `tensor::conv2d_relu_pool_forward`): the results are
+/// bit-identical to running the three layers one by one, with a fraction of the memory
+/// traffic. [`forward_trace`] always runs layer by layer, since it shows every layer's output.
+///
+/// [`forward`]: Sequential::forward
+/// [`backward`]: Sequential::backward
+/// [`infer`]: Sequential::infer
+/// [`forward_trace`]: Sequential::forward_trace
 #[derive(Debug)]
 pub struct Sequential {
     layers: Vec<Box<dyn Layer>>,
     spec: Option<ModelSpec>,
+    plan: Vec<Step>,
+}
+
+/// One step of the execution plan.
+#[derive(Debug)]
+enum Step {
+    /// Layer `i` on its own.
+    Layer(usize),
+    /// Layers `conv`, `conv + 1`, `conv + 2`: a convolution, a ReLU and a 2x2 max-pool.
+    ConvReluPool(ConvBlock),
+}
+
+/// The training state of a fused convolution + ReLU + pool step.
+#[derive(Debug)]
+struct ConvBlock {
+    /// Index of the convolution layer.
+    conv: usize,
+    /// Whether the last `forward` ran fused (else the three layers hold their own caches).
+    fused: bool,
+    /// The convolution's input, kept for backward (buffer reused from step to step).
+    input: Option<Tensor>,
+    /// Per pooled value, which window position won (see `tensor::NO_WINNER`).
+    codes: Vec<u8>,
+}
+
+/// The execution plan of `layers`: fused steps where a convolution, a ReLU and a 2x2 max-pool
+/// follow each other, single layers elsewhere (everywhere when `fuse` is false).
+fn plan(layers: &[Box<dyn Layer>], fuse: bool) -> Vec<Step> {
+    let mut steps = Vec::with_capacity(layers.len());
+    let mut i = 0;
+    while i < layers.len() {
+        let kinds = layers[i..].iter().take(3).map(|l| l.fusion());
+        if fuse
+            && layers[i].as_conv2d().is_some()
+            && kinds.eq([Fusion::Conv, Fusion::Relu, Fusion::MaxPool2x2])
+        {
+            steps.push(Step::ConvReluPool(ConvBlock {
+                conv: i,
+                fused: false,
+                input: None,
+                codes: Vec::new(),
+            }));
+            i += 3;
+        } else {
+            steps.push(Step::Layer(i));
+            i += 1;
+        }
+    }
+    steps
+}
+
+impl ConvBlock {
+    /// The three layers' training forward, fused when the shapes allow (the pool needs a
+    /// convolution output of at least 2x2; smaller ones run layer by layer, which reports the
+    /// error as it would unfused). Keeps what backward needs.
+    fn forward(&mut self, layers: &mut [Box<dyn Layer>], x: &Tensor) -> Result<Tensor> {
+        let c = self.conv;
+        match run_fused(conv_at(layers, c)?, x, &mut self.codes)? {
+            Some(y) => {
+                crate::layers::cache_copy(&mut self.input, x);
+                self.fused = true;
+                Ok(y)
+            }
+            None => {
+                self.fused = false;
+                let y = layers[c].forward(x)?;
+                let y = layers[c + 1].forward(&y)?;
+                layers[c + 2].forward(&y)
+            }
+        }
+    }
+
+    /// The three layers' backward (fused if the last forward was).
+    fn backward(&mut self, layers: &mut [Box<dyn Layer>], grad_out: &Tensor) -> Result<Tensor> {
+        let c = self.conv;
+        if !self.fused {
+            let g = layers[c + 2].backward(grad_out)?;
+            let g = layers[c + 1].backward(&g)?;
+            return layers[c].backward(&g);
+        }
+        let input = cached(&self.input, "conv")?;
+        let conv = conv_at_mut(layers, c)?;
+        let g = conv.geometry(input.shape())?;
+        grad_out.expect_shape("conv-relu-pool backward", &pooled_shape(&g))?;
+        let (weight, bias, input_grad) = conv.parts_mut();
+        let mut grad_input = Tensor::zeros(if input_grad {
+            input.shape().to_vec()
+        } else {
+            vec![0]
+        });
+        tensor::conv2d_relu_pool_backward(
+            input_grad.then_some(grad_input.data_mut()),
+            weight.grad.data_mut(),
+            bias.grad.data_mut(),
+            grad_out.data(),
+            &self.codes,
+            input.data(),
+            weight.value.data(),
+            &g,
+        )?;
+        Ok(grad_input)
+    }
+
+    /// The three layers' evaluation forward (fused when the shapes allow), without caching.
+    fn infer(&self, layers: &[Box<dyn Layer>], x: &Tensor) -> Result<Tensor> {
+        let c = self.conv;
+        match run_fused(conv_at(layers, c)?, x, &mut Vec::new())? {
+            Some(y) => Ok(y),
+            None => {
+                let y = layers[c].infer(x)?;
+                let y = layers[c + 1].infer(&y)?;
+                layers[c + 2].infer(&y)
+            }
+        }
+    }
+}
+
+/// `pool(relu(conv(x)))` in one pass, with the window codes in `codes`; `None` when the
+/// convolution output is smaller than the 2x2 window.
+fn run_fused(conv: &crate::Conv2d, x: &Tensor, codes: &mut Vec<u8>) -> Result<Option<Tensor>> {
+    let g = conv.geometry(x.shape())?;
+    if g.h_out() < 2 || g.w_out() < 2 {
+        return Ok(None);
+    }
+    let (weight, bias) = conv.values();
+    let mut y = Tensor::zeros(pooled_shape(&g));
+    codes.resize(y.len(), 0);
+    tensor::conv2d_relu_pool_forward(
+        y.data_mut(),
+        codes,
+        x.data(),
+        weight.data(),
+        bias.data(),
+        &g,
+    )?;
+    Ok(Some(y))
+}
+
+/// `[n, c_out, h_out / 2, w_out / 2]`.
+fn pooled_shape(g: &tensor::Conv2dGeometry) -> Vec<usize> {
+    vec![g.n(), g.c_out(), g.h_out() / 2, g.w_out() / 2]
+}
+
+fn not_a_conv(i: usize) -> Error {
+    Error::InvalidConfig {
+        reason: format!("layer {i} of a fused step is not a convolution"),
+    }
+}
+
+fn conv_at(layers: &[Box<dyn Layer>], i: usize) -> Result<&crate::Conv2d> {
+    layers[i].as_conv2d().ok_or_else(|| not_a_conv(i))
+}
+
+fn conv_at_mut(layers: &mut [Box<dyn Layer>], i: usize) -> Result<&mut crate::Conv2d> {
+    layers[i].as_conv2d_mut().ok_or_else(|| not_a_conv(i))
 }
 
 impl Sequential {
@@ -20,7 +185,19 @@ impl Sequential {
         if let Some(first) = layers.first_mut() {
             first.set_input_grad(false);
         }
-        Self { layers, spec: None }
+        let plan = plan(&layers, true);
+        Self {
+            layers,
+            spec: None,
+            plan,
+        }
+    }
+
+    /// Turns fused execution of convolution + ReLU + pool on (the default) or off. Off, every
+    /// layer runs on its own: slower, with the same results to the bit. For tests and
+    /// benchmarks that compare the two; the next `backward` needs a new `forward`.
+    pub fn set_fusion(&mut self, on: bool) {
+        self.plan = plan(&self.layers, on);
     }
 
     /// Records the spec this chain was built from (see [`Sequential::spec`]).
@@ -46,15 +223,16 @@ impl Sequential {
     /// # Errors
     /// The first layer error, e.g. [`crate::Error::InputShape`].
     pub fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
-        let mut layers = self.layers.iter_mut();
-        let Some(first) = layers.next() else {
-            return Ok(x.clone());
-        };
-        let mut y = first.forward(x)?;
-        for layer in layers {
-            y = layer.forward(&y)?;
+        let Self { layers, plan, .. } = self;
+        let mut y: Option<Tensor> = None;
+        for step in plan.iter_mut() {
+            let input = y.as_ref().unwrap_or(x);
+            y = Some(match step {
+                Step::Layer(i) => layers[*i].forward(input)?,
+                Step::ConvReluPool(block) => block.forward(layers, input)?,
+            });
         }
-        Ok(y)
+        Ok(y.unwrap_or_else(|| x.clone()))
     }
 
     /// Backward through every layer in reverse, accumulating parameter gradients. Returns
@@ -63,11 +241,16 @@ impl Sequential {
     /// # Errors
     /// [`crate::Error::BackwardBeforeForward`] without a forward; shape errors.
     pub fn backward(&mut self, grad_out: &Tensor) -> Result<Tensor> {
-        let mut g = grad_out.clone();
-        for layer in self.layers.iter_mut().rev() {
-            g = layer.backward(&g)?;
+        let Self { layers, plan, .. } = self;
+        let mut g: Option<Tensor> = None;
+        for step in plan.iter_mut().rev() {
+            let grad = g.as_ref().unwrap_or(grad_out);
+            g = Some(match step {
+                Step::Layer(i) => layers[*i].backward(grad)?,
+                Step::ConvReluPool(block) => block.backward(layers, grad)?,
+            });
         }
-        Ok(g)
+        Ok(g.unwrap_or_else(|| grad_out.clone()))
     }
 
     /// Evaluation forward: no caching, usable from several threads on a shared model.
@@ -75,11 +258,15 @@ impl Sequential {
     /// # Errors
     /// The first layer error.
     pub fn infer(&self, x: &Tensor) -> Result<Tensor> {
-        let mut y = x.clone();
-        for layer in &self.layers {
-            y = layer.infer(&y)?;
+        let mut y: Option<Tensor> = None;
+        for step in &self.plan {
+            let input = y.as_ref().unwrap_or(x);
+            y = Some(match step {
+                Step::Layer(i) => self.layers[*i].infer(input)?,
+                Step::ConvReluPool(block) => block.infer(&self.layers, input)?,
+            });
         }
-        Ok(y)
+        Ok(y.unwrap_or_else(|| x.clone()))
     }
 
     /// Evaluation forward that keeps every layer's output, in layer order (the last one is

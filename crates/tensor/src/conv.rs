@@ -27,7 +27,7 @@ use crate::matmul::gemm_serial;
 /// Images per partial weight-gradient sum (fixed so the summation order never changes).
 pub const GRAD_BLOCK: usize = 8;
 /// Images per forward task, whose column matrices are multiplied as one wide product.
-const FWD_BLOCK: usize = 8;
+pub(crate) const FWD_BLOCK: usize = 8;
 
 /// Unfolds one image `[c_in, h_in, w_in]` into `col: [c_in * k_h * k_w, h_out * w_out]`:
 /// row `(c, ki, kj)`, column `(oy, ox)` holds `image[c, oy * stride + ki - pad, ox * stride +
@@ -175,6 +175,28 @@ fn col2im_strided(image: &mut [f32], col: &[f32], ld: usize, g: &Conv2dGeometry)
     }
 }
 
+/// The forward product of one block of images (at most [`FWD_BLOCK`], whole images of
+/// `in_block`): their column matrices side by side make one wide product
+/// `res[c_out, b * hw] = weight · col[ckk, b * hw]`, handed to `f` with its row stride
+/// `ld = b * hw` (image `i`'s outputs are columns `i * hw..(i + 1) * hw`; no bias added).
+pub(crate) fn with_block_product<R>(
+    in_block: &[f32],
+    weight: &[f32],
+    g: &Conv2dGeometry,
+    f: impl FnOnce(&[f32], usize) -> R,
+) -> R {
+    let (c_out, ckk, hw, in_len) = (g.c_out(), g.col_rows(), g.col_cols(), g.input_image_len());
+    let ld = in_block.len() / in_len * hw;
+    with_scratch(ckk * ld + c_out * ld, |scratch| {
+        let (col, res) = scratch.split_at_mut(ckk * ld);
+        for (i, image) in in_block.chunks_exact(in_len).enumerate() {
+            im2col_strided(&mut col[i * hw..], ld, image, g);
+        }
+        gemm_serial(res, weight, false, col, false, [c_out, ckk, ld], false);
+        f(res, ld)
+    })
+}
+
 thread_local! {
     /// Per-thread scratch for the batched column matrices, reused across calls so that the
     /// large buffers are neither allocated nor page-faulted in on every step.
@@ -239,20 +261,11 @@ pub fn conv2d_forward(
     if g.n() == 0 {
         return Ok(());
     }
-    let (c_out, ckk, hw) = (g.c_out(), g.col_rows(), g.col_cols());
-    let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
-    // One task per fixed block of images: their column matrices side by side make one wide
-    // product `res[c_out, b * hw] = weight · col[ckk, b * hw]`.
+    let (hw, in_len, out_len) = (g.col_cols(), g.input_image_len(), g.output_image_len());
     out.par_chunks_mut(FWD_BLOCK * out_len)
         .zip(input.par_chunks(FWD_BLOCK * in_len))
         .for_each(|(out_block, in_block)| {
-            let ld = in_block.len() / in_len * hw;
-            with_scratch(ckk * ld + c_out * ld, |scratch| {
-                let (col, res) = scratch.split_at_mut(ckk * ld);
-                for (i, image) in in_block.chunks_exact(in_len).enumerate() {
-                    im2col_strided(&mut col[i * hw..], ld, image, g);
-                }
-                gemm_serial(res, weight, false, col, false, [c_out, ckk, ld], false);
+            with_block_product(in_block, weight, g, |res, ld| {
                 for (i, out_img) in out_block.chunks_exact_mut(out_len).enumerate() {
                     for ((row, res_row), &b) in out_img
                         .chunks_exact_mut(hw)
@@ -300,7 +313,45 @@ pub fn conv2d_backward(
     if g.n() == 0 {
         return Ok(());
     }
+    // The gradient of image `i` goes to column block `j` of the wide `go[c_out, b * hw]`.
+    backward_blocks(
+        grad_input,
+        grad_weight,
+        grad_bias,
+        input,
+        weight,
+        g,
+        |go_wide, ld, j, i| {
+            let go = &grad_out[i * out_len..(i + 1) * out_len];
+            let hw = g.col_cols();
+            for (dst, src) in go_wide.chunks_exact_mut(ld).zip(go.chunks_exact(hw)) {
+                dst[j * hw..(j + 1) * hw].copy_from_slice(src);
+            }
+        },
+    );
+    Ok(())
+}
+
+/// The body of the convolution backward pass, shared by [`conv2d_backward`] and the fused
+/// [`crate::conv2d_relu_pool_backward`]: they differ only in how a block's gradient matrix
+/// `go[c_out, b * hw]` is filled. `fill_go(go, ld, j, i)` writes image `i`'s dL/d conv output
+/// into columns `j * hw..(j + 1) * hw` of every row of `go` (row stride `ld`), every value.
+///
+/// Sizes must have been checked by the caller.
+pub(crate) fn backward_blocks(
+    grad_input: Option<&mut [f32]>,
+    grad_weight: &mut [f32],
+    grad_bias: &mut [f32],
+    input: &[f32],
+    weight: &[f32],
+    g: &Conv2dGeometry,
+    fill_go: impl Fn(&mut [f32], usize, usize, usize) + Sync,
+) {
+    if g.n() == 0 {
+        return;
+    }
     let (c_out, ckk, hw) = (g.c_out(), g.col_rows(), g.col_cols());
+    let in_len = g.input_image_len();
 
     // One task per block of GRAD_BLOCK images; each returns its partial (grad_weight, grad_bias).
     // Within a block the images sit side by side: `col[ckk, b * hw]`, `go[c_out, b * hw]`.
@@ -322,15 +373,12 @@ pub fn conv2d_backward(
                 let j = i - first;
                 let image = &input[i * in_len..(i + 1) * in_len];
                 im2col_strided(&mut col[j * hw..], ld, image, g);
-                let go = &grad_out[i * out_len..(i + 1) * out_len];
-                for (dst, src) in go_wide.chunks_exact_mut(ld).zip(go.chunks_exact(hw)) {
-                    dst[j * hw..(j + 1) * hw].copy_from_slice(src);
-                }
+                fill_go(go_wide, ld, j, i);
             }
             // gw[c_out, ckk] = go[c_out, b * hw] · colᵀ  (col stored [ckk, b * hw])
             gemm_serial(&mut gw, go_wide, false, col, true, [c_out, ld, ckk], false);
             for (b, row) in gb.iter_mut().zip(go_wide.chunks_exact(ld)) {
-                *b = row.iter().sum::<f32>();
+                *b = sum_in_lanes(row);
             }
             if let Some(gi) = grad_input_block {
                 // grad_col[ckk, b * hw] = weightᵀ · go, weight stored [c_out, ckk]
@@ -369,5 +417,62 @@ pub fn conv2d_backward(
         grad_weight.iter_mut().zip(gw).for_each(|(d, s)| *d += s);
         grad_bias.iter_mut().zip(gb).for_each(|(d, s)| *d += s);
     }
-    Ok(())
+}
+
+/// Lanes of [`sum_in_lanes`].
+const SUM_LANES: usize = 16;
+
+/// `Σ v` in a fixed order that vectorises: lane `l` adds `v[l], v[l + 16], ...` in order,
+/// then the 16 lane sums are added in a fixed tree. (A plain left-to-right sum is one long
+/// chain of dependent additions: several times slower on long rows.)
+pub(crate) fn sum_in_lanes(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; SUM_LANES];
+    let chunks = v.chunks_exact(SUM_LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(rest) {
+        *a += x;
+    }
+    let mut half = SUM_LANES / 2;
+    while half > 0 {
+        for l in 0..half {
+            acc[l] += acc[l + half];
+        }
+        half /= 2;
+    }
+    acc[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sum_in_lanes_adds_every_value_in_its_documented_order() {
+        for len in [0, 1, 15, 16, 17, 33, 100] {
+            let v: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
+            let mut lanes = [0.0f32; SUM_LANES];
+            for (i, &x) in v.iter().enumerate() {
+                lanes[i % SUM_LANES] += x;
+            }
+            // The tree: (0+8), (1+9), ... then (0+4), ... then (0+2), (1+3), then (0+1).
+            let mut half = SUM_LANES / 2;
+            while half > 0 {
+                for l in 0..half {
+                    lanes[l] += lanes[l + half];
+                }
+                half /= 2;
+            }
+            assert_eq!(sum_in_lanes(&v).to_bits(), lanes[0].to_bits(), "len {len}");
+            let plain: f64 = v.iter().map(|&x| f64::from(x)).sum();
+            assert!(
+                (f64::from(sum_in_lanes(&v)) - plain).abs() < 1e-5,
+                "len {len}"
+            );
+        }
+    }
 }

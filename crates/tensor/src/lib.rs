@@ -26,6 +26,7 @@
 
 mod activation;
 mod conv;
+mod conv_pool;
 mod error;
 mod geometry;
 mod matmul;
@@ -35,6 +36,9 @@ mod tensor;
 
 pub use activation::{log_softmax_rows_into, relu_backward, relu_forward, softmax_rows_into};
 pub use conv::{col2im_add, conv2d_backward, conv2d_forward, im2col_into, GRAD_BLOCK};
+pub use conv_pool::{
+    conv2d_relu_pool_backward, conv2d_relu_pool_forward, conv_pool_image_len, NO_WINNER,
+};
 pub use error::{Error, Result};
 pub use geometry::Conv2dGeometry;
 pub use matmul::{

@@ -5,7 +5,7 @@ use tensor::{Conv2dGeometry, Tensor};
 
 use crate::error::{Error, Result};
 use crate::init::fan_in_uniform;
-use crate::layer::{cached, Layer, Param};
+use crate::layer::{cached, Fusion, Layer, Param};
 
 /// Sizes of a [`Conv2d`] layer (the input channel count comes from the previous layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +93,18 @@ impl Conv2d {
         self.config
     }
 
-    fn geometry(&self, shape: &[usize]) -> Result<Conv2dGeometry> {
+    /// The weight and bias parameters, and whether backward must compute dL/d input.
+    pub(crate) fn parts_mut(&mut self) -> (&mut Param, &mut Param, bool) {
+        (&mut self.weight, &mut self.bias, self.input_grad)
+    }
+
+    /// The weight and bias values.
+    pub(crate) fn values(&self) -> (&Tensor, &Tensor) {
+        (&self.weight.value, &self.bias.value)
+    }
+
+    /// The geometry of this convolution on a batch of `shape` `[n, c_in, h, w]`.
+    pub(crate) fn geometry(&self, shape: &[usize]) -> Result<Conv2dGeometry> {
         let bad = || Error::InputShape {
             layer: "conv",
             expected: format!(
@@ -179,6 +190,18 @@ impl Layer for Conv2d {
 
     fn set_input_grad(&mut self, needed: bool) {
         self.input_grad = needed;
+    }
+
+    fn fusion(&self) -> Fusion {
+        Fusion::Conv
+    }
+
+    fn as_conv2d(&self) -> Option<&Conv2d> {
+        Some(self)
+    }
+
+    fn as_conv2d_mut(&mut self) -> Option<&mut Conv2d> {
+        Some(self)
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

@@ -3,7 +3,7 @@
 use tensor::Tensor;
 
 use crate::error::{Error, Result};
-use crate::layer::{cached, Layer};
+use crate::layer::{cached, Fusion, Layer};
 
 /// 2x2 max pooling with stride 2 (an odd last row or column is dropped). Caches the argmax of
 /// every window so backward routes each gradient to the value that won.
@@ -62,6 +62,10 @@ impl Layer for MaxPool2x2 {
 
     fn infer(&self, x: &Tensor) -> Result<Tensor> {
         Ok(Self::pool(x)?.0)
+    }
+
+    fn fusion(&self) -> Fusion {
+        Fusion::MaxPool2x2
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

@@ -3,7 +3,7 @@
 use tensor::Tensor;
 
 use crate::error::Result;
-use crate::layer::{cached, Layer};
+use crate::layer::{cached, Fusion, Layer};
 
 /// `max(x, 0)` element-wise. Caches its output: `y > 0` exactly where `x > 0`, which is all
 /// backward needs.
@@ -44,6 +44,10 @@ impl Layer for Relu {
         let mut y = Tensor::zeros(x.shape().to_vec());
         tensor::relu_forward(y.data_mut(), x.data())?;
         Ok(y)
+    }
+
+    fn fusion(&self) -> Fusion {
+        Fusion::Relu
     }
 
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {

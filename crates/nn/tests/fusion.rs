@@ -1,0 +1,121 @@
+//! `Sequential` runs convolution + ReLU + 2x2 max-pool fused; these tests train the same
+//! networks fused and layer by layer and require bit-identical losses, logits, gradients and
+//! parameters, including where the fused step must fall back to the layers (a convolution
+//! output smaller than the pool window) and where the pattern is broken by another layer.
+
+use nn::{softmax_cross_entropy, ModelSpec, Sequential, Sgd};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tensor::Tensor;
+
+fn random_batch(n: usize, side: usize, seed: u64) -> (Tensor, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x = Tensor::uniform(vec![n, 1, side, side], 0.0, 1.0, || rng.next_u32());
+    let labels = (0..n).map(|_| rng.next_u32() as usize % 10).collect();
+    (x, labels)
+}
+
+fn param_bits(model: &Sequential, grads: bool) -> Vec<(String, Vec<u32>)> {
+    let mut out = Vec::new();
+    model.visit_params_ref(&mut |name, p| {
+        let t = if grads { &p.grad } else { &p.value };
+        out.push((
+            name.to_string(),
+            t.data().iter().map(|v| v.to_bits()).collect(),
+        ));
+    });
+    out
+}
+
+/// Trains `arch` fused and unfused side by side for `steps` SGD steps on batches of `n`
+/// 28x28 images, comparing everything after every step.
+fn fused_equals_unfused(arch: &str, n: usize, steps: u64) {
+    let spec = ModelSpec::parse(arch).unwrap();
+    let mut fused = spec.build(3).unwrap();
+    let mut plain = spec.build(3).unwrap();
+    plain.set_fusion(false);
+    let mut sgd_f = Sgd::new(0.05, 0.9, 0.0).unwrap();
+    let mut sgd_p = Sgd::new(0.05, 0.9, 0.0).unwrap();
+    for step in 0..steps {
+        let (x, labels) = random_batch(n, 28, step);
+        let mut losses = Vec::new();
+        for model in [&mut fused, &mut plain] {
+            model.zero_grad();
+            model.set_step(3, step);
+            let logits = model.forward(&x).unwrap();
+            let out = softmax_cross_entropy(&logits, &labels).unwrap();
+            model.backward(&out.grad_logits).unwrap();
+            losses.push(out.loss.to_bits());
+            if !arch.contains("dropout") {
+                assert_eq!(
+                    model.infer(&x).unwrap().data(),
+                    logits.data(),
+                    "{arch}: infer equals forward"
+                );
+            }
+        }
+        assert_eq!(losses[0], losses[1], "{arch}: loss at step {step}");
+        assert_eq!(
+            param_bits(&fused, true),
+            param_bits(&plain, true),
+            "{arch}: gradients at step {step}"
+        );
+        sgd_f.step(&mut fused);
+        sgd_p.step(&mut plain);
+        assert_eq!(
+            param_bits(&fused, false),
+            param_bits(&plain, false),
+            "{arch}: parameters after step {step}"
+        );
+    }
+}
+
+#[test]
+fn lenet_style_network_trains_bit_identically_fused_and_layer_by_layer() {
+    fused_equals_unfused(
+        "conv6x3p1,relu,pool2,conv8x3p1,relu,pool2,flatten,dense16,relu,dense10",
+        19,
+        4,
+    );
+}
+
+#[test]
+fn seed_network_and_odd_sizes_train_bit_identically_fused_and_layer_by_layer() {
+    fused_equals_unfused("seed", 9, 3);
+    // 28 -> 26 -> 13, then an odd 11x11 convolution output whose last row and column the
+    // pool drops.
+    fused_equals_unfused(
+        "conv4x3,relu,pool2,conv5x3,relu,pool2,flatten,dense10",
+        9,
+        3,
+    );
+    // A strided convolution with an odd output (13x13), and dropout breaking a pattern.
+    fused_equals_unfused(
+        "conv3x3s2,relu,pool2,conv4x3,relu,dropout0.5,pool2,flatten,dense10",
+        10,
+        3,
+    );
+}
+
+#[test]
+fn a_convolution_output_smaller_than_the_pool_window_gives_the_layers_error() {
+    // 5x5 -> conv 5x5 -> 1x1: the pool cannot run; both paths must say so the same way.
+    let spec = ModelSpec::parse("conv2x3,relu,pool2,flatten,dense10");
+    let mut model = spec.unwrap().build(1).unwrap();
+    let x = Tensor::zeros(vec![2, 1, 3, 3]);
+    let fused_err = model.forward(&x).unwrap_err().to_string();
+    model.set_fusion(false);
+    let plain_err = model.forward(&x).unwrap_err().to_string();
+    assert_eq!(fused_err, plain_err);
+    assert!(fused_err.starts_with("pool: expected input"), "{fused_err}");
+}
+
+#[test]
+fn backward_before_forward_is_an_error_in_a_fused_network() {
+    let mut model = ModelSpec::lenet().build(1).unwrap();
+    let err = model.backward(&Tensor::zeros(vec![2, 10])).unwrap_err();
+    assert!(
+        err.to_string().contains("backward called before forward"),
+        "{err}"
+    );
+}

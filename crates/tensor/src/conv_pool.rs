@@ -1,0 +1,243 @@
+//! Convolution fused with ReLU and 2x2 max-pool: `pool(relu(conv(x) + bias))` in one pass.
+//!
+//! The layer-by-layer chain writes the full convolution output, reads it for the ReLU, writes
+//! that again, reads it for the pool, and keeps both for backward; on the way back it builds
+//! a pool-sized gradient map of mostly zeros, then a ReLU-masked copy of it, and the
+//! convolution copies that once more into its gradient matrix. Fused, each block of images'
+//! convolution product stays in a per-thread scratch buffer: bias, ReLU and the pool are
+//! applied as it is read, and only the pooled values and one byte per window (which of its
+//! four positions won) are stored. Backward scatters the pooled gradient straight into the
+//! convolution's gradient matrix.
+//!
+//! Results are **bit-identical** to the chain [`conv2d_forward`](crate::conv2d_forward) ->
+//! [`relu_forward`](crate::relu_forward) -> [`maxpool2x2_forward`](crate::maxpool2x2_forward)
+//! and its backward: the same products, the same bias addition, the same comparisons in the
+//! same order (the ReLU is applied to each of the four values before they are compared, so
+//! even NaN behaves as in the chain), and the same additions onto zero.
+
+use rayon::prelude::*;
+
+use crate::conv::{backward_blocks, with_block_product, FWD_BLOCK};
+use crate::error::{check_len, Error, Result};
+use crate::geometry::Conv2dGeometry;
+
+/// The window code of a pooled value whose ReLU output was 0: no position gets a gradient.
+pub const NO_WINNER: u8 = 4;
+
+/// The pooled size `(h / 2, w / 2)` of the convolution output, or an error when that output
+/// is smaller than a 2x2 window.
+fn pooled_dims(op: &'static str, g: &Conv2dGeometry) -> Result<(usize, usize)> {
+    if g.h_out() < 2 || g.w_out() < 2 {
+        return Err(Error::InvalidGeometry {
+            op,
+            reason: format!(
+                "a {}x{} convolution output is smaller than the 2x2 pool window",
+                g.h_out(),
+                g.w_out()
+            ),
+        });
+    }
+    Ok((g.h_out() / 2, g.w_out() / 2))
+}
+
+/// Length of one image's pooled output `[c_out, h_out / 2, w_out / 2]`, for sizing `out` and
+/// `codes` (multiply by the batch size).
+///
+/// # Errors
+/// [`Error::InvalidGeometry`] when the convolution output is smaller than 2x2.
+pub fn conv_pool_image_len(g: &Conv2dGeometry) -> Result<usize> {
+    let (ph, pw) = pooled_dims("conv_pool_image_len", g)?;
+    Ok(g.c_out() * ph * pw)
+}
+
+/// Fused forward: `out = maxpool2x2(relu(conv(input, weight) + bias))` and, per pooled value,
+/// `codes` = which position of its 2x2 window won (`dy * 2 + dx`, the first of equal values in
+/// row-major order) or [`NO_WINNER`] when the pooled value is 0 (the ReLU blocked every
+/// position's gradient).
+///
+/// Shapes: `out` and `codes` `[n, c_out, h_out / 2, w_out / 2]` (an odd last row or column of
+/// the convolution output is dropped), `input [n, c_in, h_in, w_in]`, `weight [c_out, c_in,
+/// k_h, k_w]`, `bias [c_out]`. Every value of `out` and `codes` is written.
+///
+/// # Errors
+/// [`Error::InvalidGeometry`] when the convolution output is smaller than 2x2;
+/// [`Error::BufferLength`] when a slice does not fit.
+///
+/// ```
+/// use tensor::{conv2d_relu_pool_forward, Conv2dGeometry, NO_WINNER};
+/// # fn main() -> tensor::Result<()> {
+/// // One 3x3 image, a 2x2 filter picking the top-left tap: the conv output is the top-left
+/// // 2x2 of the image, pooled to its largest value after the ReLU.
+/// let g = Conv2dGeometry::new([1, 1, 3, 3], 1, [2, 2], 1, 0)?;
+/// let image = [-1.0, 4.0, 0.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0];
+/// let (mut out, mut codes) = ([0.0], [0u8]);
+/// conv2d_relu_pool_forward(&mut out, &mut codes, &image, &[1.0, 0.0, 0.0, 0.0], &[0.0], &g)?;
+/// assert_eq!((out, codes), ([4.0], [1]));
+/// conv2d_relu_pool_forward(&mut out, &mut codes, &image, &[1.0, 0.0, 0.0, 0.0], &[-9.0], &g)?;
+/// assert_eq!((out, codes), ([0.0], [NO_WINNER]));
+/// # Ok(())
+/// # }
+/// ```
+pub fn conv2d_relu_pool_forward(
+    out: &mut [f32],
+    codes: &mut [u8],
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    g: &Conv2dGeometry,
+) -> Result<()> {
+    let op = "conv2d_relu_pool_forward";
+    let (ph, pw) = pooled_dims(op, g)?;
+    let (in_len, pooled_len) = (g.input_image_len(), ph * pw);
+    let out_len = g.c_out() * pooled_len;
+    check_len(op, "out", out.len(), g.n() * out_len)?;
+    check_len(op, "codes", codes.len(), g.n() * out_len)?;
+    check_len(op, "input", input.len(), g.n() * in_len)?;
+    check_len(op, "weight", weight.len(), g.weight_len())?;
+    check_len(op, "bias", bias.len(), g.c_out())?;
+    if g.n() == 0 {
+        return Ok(());
+    }
+    let (hw, w) = (g.col_cols(), g.w_out());
+    out.par_chunks_mut(FWD_BLOCK * out_len)
+        .zip(codes.par_chunks_mut(FWD_BLOCK * out_len))
+        .zip(input.par_chunks(FWD_BLOCK * in_len))
+        .for_each(|((out_block, code_block), in_block)| {
+            with_block_product(in_block, weight, g, |res, ld| {
+                let planes = out_block
+                    .chunks_exact_mut(pooled_len)
+                    .zip(code_block.chunks_exact_mut(pooled_len));
+                // Pooled plane `i * c_out + c` reads image i's columns of product row c.
+                for (plane, (o, k)) in planes.enumerate() {
+                    let (i, c) = (plane / g.c_out(), plane % g.c_out());
+                    let conv = &res[c * ld + i * hw..c * ld + (i + 1) * hw];
+                    relu_pool_plane(o, k, conv, bias[c], w, pw);
+                }
+            });
+        });
+    Ok(())
+}
+
+/// One plane: `conv [h, w]` (before the bias) -> `out`, `codes [h / 2, w / 2]`.
+///
+/// Written to vectorise: after the ReLU every candidate is a number >= +0.0 (NaN and -0.0
+/// become +0.0), so the chain's "first value in row-major order that no later one strictly
+/// exceeds" is the maximum, and its position is the first candidate equal to it.
+fn relu_pool_plane(
+    out: &mut [f32],
+    codes: &mut [u8],
+    conv: &[f32],
+    bias: f32,
+    w: usize,
+    pw: usize,
+) {
+    // The same two steps as the chain: `v + b` as the convolution adds its bias, then the
+    // ReLU as `relu_forward` writes it.
+    let relu = |v: f32| {
+        let x = v + bias;
+        if x > 0.0 {
+            x
+        } else {
+            0.0
+        }
+    };
+    let max = |a: f32, b: f32| if a > b { a } else { b };
+    for ((out, codes), rows) in out
+        .chunks_exact_mut(pw)
+        .zip(codes.chunks_exact_mut(pw))
+        .zip(conv.chunks_exact(2 * w))
+    {
+        let (top, bottom) = rows.split_at(w);
+        let (top, bottom) = (&top[..2 * pw], &bottom[..2 * pw]);
+        for (ox, (o, k)) in out.iter_mut().zip(codes.iter_mut()).enumerate() {
+            let (t0, t1) = (relu(top[2 * ox]), relu(top[2 * ox + 1]));
+            let (b0, b1) = (relu(bottom[2 * ox]), relu(bottom[2 * ox + 1]));
+            let best = max(max(t0, t1), max(b0, b1));
+            let code = if t0 == best {
+                0
+            } else if t1 == best {
+                1
+            } else if b0 == best {
+                2
+            } else {
+                3
+            };
+            *o = best;
+            // The chain's ReLU backward passes the winner's gradient only where its input
+            // was positive, that is where the pooled value is.
+            *k = if best > 0.0 { code } else { NO_WINNER };
+        }
+    }
+}
+
+/// Fused backward, the reverse of [`conv2d_relu_pool_forward`]:
+/// - `grad_input [n, c_in, h_in, w_in]` is **overwritten** with dL/d input when given (`None`
+///   for a first layer);
+/// - `grad_weight [c_out, c_in, k_h, k_w]` and `grad_bias [c_out]` **accumulate** (`+=`);
+/// - `grad_pooled [n, c_out, h_out / 2, w_out / 2]` is dL/d `out`, and `codes` are the
+///   forward's; `input` and `weight` are the forward's.
+///
+/// # Errors
+/// [`Error::InvalidGeometry`] when the convolution output is smaller than 2x2 or a code is
+/// above [`NO_WINNER`]; [`Error::BufferLength`] when a slice does not fit.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_relu_pool_backward(
+    grad_input: Option<&mut [f32]>,
+    grad_weight: &mut [f32],
+    grad_bias: &mut [f32],
+    grad_pooled: &[f32],
+    codes: &[u8],
+    input: &[f32],
+    weight: &[f32],
+    g: &Conv2dGeometry,
+) -> Result<()> {
+    let op = "conv2d_relu_pool_backward";
+    let (ph, pw) = pooled_dims(op, g)?;
+    let pooled_len = ph * pw;
+    let out_len = g.c_out() * pooled_len;
+    let in_len = g.input_image_len();
+    check_len(op, "grad_weight", grad_weight.len(), g.weight_len())?;
+    check_len(op, "grad_bias", grad_bias.len(), g.c_out())?;
+    check_len(op, "grad_pooled", grad_pooled.len(), g.n() * out_len)?;
+    check_len(op, "codes", codes.len(), g.n() * out_len)?;
+    check_len(op, "input", input.len(), g.n() * in_len)?;
+    check_len(op, "weight", weight.len(), g.weight_len())?;
+    if let Some(gi) = grad_input.as_deref() {
+        check_len(op, "grad_input", gi.len(), g.n() * in_len)?;
+    }
+    if let Some(&bad) = codes.iter().find(|&&k| k > NO_WINNER) {
+        return Err(Error::InvalidGeometry {
+            op,
+            reason: format!("window code {bad} is not a position of a 2x2 window"),
+        });
+    }
+    let (hw, w) = (g.col_cols(), g.w_out());
+    backward_blocks(
+        grad_input,
+        grad_weight,
+        grad_bias,
+        input,
+        weight,
+        g,
+        |go, ld, j, i| {
+            let planes = grad_pooled[i * out_len..(i + 1) * out_len]
+                .chunks_exact(pooled_len)
+                .zip(codes[i * out_len..(i + 1) * out_len].chunks_exact(pooled_len));
+            for (row, (gp, k)) in go.chunks_exact_mut(ld).zip(planes) {
+                let dst = &mut row[j * hw..(j + 1) * hw];
+                dst.fill(0.0);
+                for (p, (&grad, &code)) in gp.iter().zip(k).enumerate() {
+                    if code == NO_WINNER {
+                        continue;
+                    }
+                    let (oy, ox) = (p / pw, p % pw);
+                    let (dy, dx) = (usize::from(code >> 1), usize::from(code & 1));
+                    // `0.0 + grad` as the chain's pool backward adds onto its zeroed map (this
+                    // turns -0.0 into 0.0 exactly as it does there).
+                    dst[(2 * oy + dy) * w + 2 * ox + dx] = 0.0 + grad;
+                }
+            }
+        },
+    );
+    Ok(())
+}
