@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::error::{check_len, Result};
 use crate::geometry::Conv2dGeometry;
-use crate::matmul::gemm_serial;
+use crate::panel;
 
 /// Images per partial weight-gradient sum (fixed so the summation order never changes).
 pub const GRAD_BLOCK: usize = 8;
@@ -123,6 +123,46 @@ fn im2col_strided(col: &mut [f32], ld: usize, image: &[f32], g: &Conv2dGeometry)
     }
 }
 
+/// [`im2col`] into a column matrix in panels (see [`crate::panel`]) of `g.col_rows()` rows:
+/// this image's column `q` goes to column `p0 + q` of the panel matrix.
+fn im2col_panels(dst: &mut [f32], p0: usize, image: &[f32], g: &Conv2dGeometry) {
+    let (h_in, w_in, h_out, w_out) = (g.h_in(), g.w_in(), g.h_out(), g.w_out());
+    let (stride, pad, k) = (g.stride(), g.pad(), g.col_rows());
+    let mut gathered = vec![0.0f32; if stride == 1 { 0 } else { w_out }];
+    let mut r = 0;
+    for c in 0..g.c_in() {
+        let plane = &image[c * h_in * w_in..(c + 1) * h_in * w_in];
+        for ki in 0..g.k_h() {
+            let (oy_lo, oy_hi) = valid_range(ki, pad, stride, h_in, h_out);
+            for kj in 0..g.k_w() {
+                let (ox_lo, ox_hi) = valid_range(kj, pad, stride, w_in, w_out);
+                for oy in 0..h_out {
+                    let p = p0 + oy * w_out;
+                    if oy < oy_lo || oy >= oy_hi || ox_lo == ox_hi {
+                        panel::put_zeros(dst, k, r, p, w_out);
+                        continue;
+                    }
+                    let iy = oy * stride + ki - pad;
+                    let src = &plane[iy * w_in..(iy + 1) * w_in];
+                    panel::put_zeros(dst, k, r, p, ox_lo);
+                    let run = if stride == 1 {
+                        let ix0 = ox_lo + kj - pad;
+                        &src[ix0..ix0 + ox_hi - ox_lo]
+                    } else {
+                        for (v, ox) in gathered.iter_mut().zip(ox_lo..ox_hi) {
+                            *v = src[ox * stride + kj - pad];
+                        }
+                        &gathered[..ox_hi - ox_lo]
+                    };
+                    panel::put_run(dst, k, r, p + ox_lo, run);
+                    panel::put_zeros(dst, k, r, p + ox_hi, w_out - ox_hi);
+                }
+                r += 1;
+            }
+        }
+    }
+}
+
 /// Zeroes a slice that is usually empty or one value long (the padding at a row's ends),
 /// without the cost of a `memset` call for those.
 #[inline(always)]
@@ -179,22 +219,31 @@ fn col2im_strided(image: &mut [f32], col: &[f32], ld: usize, g: &Conv2dGeometry)
 /// `in_block`): their column matrices side by side make one wide product
 /// `res[c_out, b * hw] = weight · col[ckk, b * hw]`, handed to `f` with its row stride
 /// `ld = b * hw` (image `i`'s outputs are columns `i * hw..(i + 1) * hw`; no bias added).
+/// `packed_weight` is the weight packed by [`packed_weight`].
 pub(crate) fn with_block_product<R>(
     in_block: &[f32],
-    weight: &[f32],
+    packed_weight: &[f32],
     g: &Conv2dGeometry,
     f: impl FnOnce(&[f32], usize) -> R,
 ) -> R {
     let (c_out, ckk, hw, in_len) = (g.c_out(), g.col_rows(), g.col_cols(), g.input_image_len());
     let ld = in_block.len() / in_len * hw;
-    with_scratch(ckk * ld + c_out * ld, |scratch| {
-        let (col, res) = scratch.split_at_mut(ckk * ld);
+    let col_len = panel::b_len(ckk, ld);
+    with_scratch(col_len + c_out * ld, |scratch| {
+        let (col, res) = scratch.split_at_mut(col_len);
         for (i, image) in in_block.chunks_exact(in_len).enumerate() {
-            im2col_strided(&mut col[i * hw..], ld, image, g);
+            im2col_panels(col, i * hw, image, g);
         }
-        gemm_serial(res, weight, false, col, false, [c_out, ckk, ld], false);
+        panel::gemm(res, ld, packed_weight, col, [c_out, ckk, ld]);
         f(res, ld)
     })
+}
+
+/// The convolution weight `[c_out, ckk]` packed for [`with_block_product`].
+pub(crate) fn packed_weight(weight: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    let mut packed = Vec::new();
+    panel::pack_a(&mut packed, weight, false, g.c_out(), g.col_rows());
+    packed
 }
 
 thread_local! {
@@ -262,10 +311,11 @@ pub fn conv2d_forward(
         return Ok(());
     }
     let (hw, in_len, out_len) = (g.col_cols(), g.input_image_len(), g.output_image_len());
+    let packed = packed_weight(weight, g);
     out.par_chunks_mut(FWD_BLOCK * out_len)
         .zip(input.par_chunks(FWD_BLOCK * in_len))
         .for_each(|(out_block, in_block)| {
-            with_block_product(in_block, weight, g, |res, ld| {
+            with_block_product(in_block, &packed, g, |res, ld| {
                 for (i, out_img) in out_block.chunks_exact_mut(out_len).enumerate() {
                     for ((row, res_row), &b) in out_img
                         .chunks_exact_mut(hw)
@@ -352,6 +402,11 @@ pub(crate) fn backward_blocks(
     }
     let (c_out, ckk, hw) = (g.c_out(), g.col_rows(), g.col_cols());
     let in_len = g.input_image_len();
+    // weightᵀ [ckk, c_out] in panels, for the product to the input gradient.
+    let mut packed_t = Vec::new();
+    if grad_input.is_some() {
+        panel::pack_a(&mut packed_t, weight, true, ckk, c_out);
+    }
 
     // One task per block of GRAD_BLOCK images; each returns its partial (grad_weight, grad_bias).
     // Within a block the images sit side by side: `col[ckk, b * hw]`, `go[c_out, b * hw]`.
@@ -361,42 +416,39 @@ pub(crate) fn backward_blocks(
         let ld = (last - first) * hw;
         let mut gw = vec![0.0f32; c_out * ckk];
         let mut gb = vec![0.0f32; c_out];
-        let grad_col_len = if grad_input_block.is_some() {
-            ckk * ld
+        let (grad_col_len, go_panels_len) = if grad_input_block.is_some() {
+            (ckk * ld, panel::b_len(c_out, ld))
         } else {
-            0
+            (0, 0)
         };
-        with_scratch(ckk * ld + c_out * ld + grad_col_len, |scratch| {
-            let (col, rest) = scratch.split_at_mut(ckk * ld);
-            let (go_wide, grad_col) = rest.split_at_mut(c_out * ld);
-            for i in first..last {
-                let j = i - first;
-                let image = &input[i * in_len..(i + 1) * in_len];
-                im2col_strided(&mut col[j * hw..], ld, image, g);
-                fill_go(go_wide, ld, j, i);
-            }
-            // gw[c_out, ckk] = go[c_out, b * hw] · colᵀ  (col stored [ckk, b * hw])
-            gemm_serial(&mut gw, go_wide, false, col, true, [c_out, ld, ckk], false);
-            for (b, row) in gb.iter_mut().zip(go_wide.chunks_exact(ld)) {
-                *b = sum_in_lanes(row);
-            }
-            if let Some(gi) = grad_input_block {
-                // grad_col[ckk, b * hw] = weightᵀ · go, weight stored [c_out, ckk]
-                gemm_serial(
-                    grad_col,
-                    weight,
-                    true,
-                    go_wide,
-                    false,
-                    [ckk, c_out, ld],
-                    false,
-                );
-                for (j, dst) in gi.chunks_exact_mut(in_len).enumerate() {
-                    dst.fill(0.0);
-                    col2im_strided(dst, &grad_col[j * hw..], ld, g);
+        with_scratch(
+            ckk * ld + c_out * ld + grad_col_len + go_panels_len,
+            |scratch| {
+                let (col, rest) = scratch.split_at_mut(ckk * ld);
+                let (go_wide, rest) = rest.split_at_mut(c_out * ld);
+                let (grad_col, go_panels) = rest.split_at_mut(grad_col_len);
+                for i in first..last {
+                    let j = i - first;
+                    let image = &input[i * in_len..(i + 1) * in_len];
+                    im2col_strided(&mut col[j * hw..], ld, image, g);
+                    fill_go(go_wide, ld, j, i);
                 }
-            }
-        });
+                // gw[c_out, ckk] = go[c_out, b * hw] · colᵀ  (col stored [ckk, b * hw])
+                panel::gemm_nt_dots(&mut gw, (go_wide, ld), (col, ld), [c_out, ld, ckk]);
+                for (b, row) in gb.iter_mut().zip(go_wide.chunks_exact(ld)) {
+                    *b = sum_in_lanes(row);
+                }
+                if let Some(gi) = grad_input_block {
+                    // grad_col[ckk, b * hw] = weightᵀ · go
+                    panel::pack_b(go_panels, go_wide, ld, c_out, ld);
+                    panel::gemm(grad_col, ld, &packed_t, go_panels, [ckk, c_out, ld]);
+                    for (j, dst) in gi.chunks_exact_mut(in_len).enumerate() {
+                        dst.fill(0.0);
+                        col2im_strided(dst, &grad_col[j * hw..], ld, g);
+                    }
+                }
+            },
+        );
         (gw, gb)
     };
 

@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 
-use crate::conv::{backward_blocks, with_block_product, FWD_BLOCK};
+use crate::conv::{backward_blocks, packed_weight, with_block_product, FWD_BLOCK};
 use crate::error::{check_len, Error, Result};
 use crate::geometry::Conv2dGeometry;
 
@@ -99,11 +99,12 @@ pub fn conv2d_relu_pool_forward(
         return Ok(());
     }
     let (hw, w) = (g.col_cols(), g.w_out());
+    let packed = packed_weight(weight, g);
     out.par_chunks_mut(FWD_BLOCK * out_len)
         .zip(codes.par_chunks_mut(FWD_BLOCK * out_len))
         .zip(input.par_chunks(FWD_BLOCK * in_len))
         .for_each(|((out_block, code_block), in_block)| {
-            with_block_product(in_block, weight, g, |res, ld| {
+            with_block_product(in_block, &packed, g, |res, ld| {
                 let planes = out_block
                     .chunks_exact_mut(pooled_len)
                     .zip(code_block.chunks_exact_mut(pooled_len));

@@ -30,6 +30,7 @@ mod conv_pool;
 mod error;
 mod geometry;
 mod matmul;
+mod panel;
 mod pool;
 pub mod reference;
 mod tensor;

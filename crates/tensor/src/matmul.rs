@@ -364,36 +364,3 @@ fn gemm_rows(
         accumulate,
     );
 }
-
-/// Single-threaded product for kernels that already run one task per image: `out (=|+=)
-/// op(a) · op(b)` with `a_t`/`b_t` saying whether `a`/`b` are stored transposed. Callers
-/// guarantee the slice lengths (checked here only in debug builds).
-pub(crate) fn gemm_serial(
-    out: &mut [f32],
-    a: &[f32],
-    a_t: bool,
-    b: &[f32],
-    b_t: bool,
-    [m, k, n]: [usize; 3],
-    accumulate: bool,
-) {
-    assert!(
-        out.len() == m * n && a.len() == m * k && b.len() == k * n,
-        "gemm_serial sizes"
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    let layout = |t| if t { Layout::Transposed } else { Layout::Plain };
-    gemm_rows(
-        out,
-        a,
-        layout(a_t),
-        b,
-        layout(b_t),
-        [m, k, n],
-        0,
-        m,
-        accumulate,
-    );
-}

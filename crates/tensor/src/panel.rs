@@ -1,0 +1,670 @@
+//! Matrix multiply on packed panels: the convolution's products `weight · col` (forward) and
+//! `weightᵀ · grad_out` (backward to the input).
+//!
+//! `c[m, n] = a[m, k] · b[k, n]` with
+//! - `a` packed by [`pack_a`] into panels of [`MR`] rows: `a[(i / MR) * k * MR + kk * MR + i % MR]`
+//!   (rows past `m` are zero);
+//! - `b` in panels of [`NR`] columns: `b[(j / NR) * k * NR + kk * NR + j % NR]`. The
+//!   convolution writes its column matrix straight into this layout (no separate packing
+//!   pass); [`pack_b`] packs a row-major matrix. Columns past `n` in the last panel may hold
+//!   anything: column `j` of `c` reads only column `j` of `b`, and columns past `n` are never
+//!   stored.
+//!
+//! Every value is one chain of fused multiply-adds in ascending `k` starting from `+0.0`:
+//! `acc = fma(a[i, kk], b[kk, j], acc)`. The AVX-512 kernel (8 rows x 32 columns per tile,
+//! 16 vector accumulators), the AVX2 kernel (8 x 16) and the portable loop (a software fma
+//! where the CPU has none) all compute exactly that, so they give bit-identical results and
+//! the instruction set is chosen at run time (the binary runs on any x86-64).
+
+use std::sync::OnceLock;
+
+/// Rows per panel of `a` (and per register tile).
+pub(crate) const MR: usize = 8;
+/// Columns per panel of `b`.
+pub(crate) const NR: usize = 16;
+
+/// The instruction set of the panel kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    /// Plain Rust with `f32::mul_add`.
+    Portable,
+    /// x86-64 AVX2 with FMA.
+    Avx2,
+    /// x86-64 AVX-512 F.
+    Avx512,
+}
+
+impl Kernel {
+    /// Every kernel, fastest first.
+    #[cfg(test)]
+    pub(crate) const ALL: [Kernel; 3] = [Kernel::Avx512, Kernel::Avx2, Kernel::Portable];
+
+    /// Whether this CPU can run `self`.
+    pub(crate) fn is_supported(self) -> bool {
+        match self {
+            Kernel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => {
+                Kernel::Avx2.is_supported() && std::arch::is_x86_feature_detected!("avx512f")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The fastest kernel this CPU supports (detected once).
+    pub(crate) fn detect() -> Kernel {
+        static BEST: OnceLock<Kernel> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            [Kernel::Avx512, Kernel::Avx2]
+                .into_iter()
+                .find(|k| k.is_supported())
+                .unwrap_or(Kernel::Portable)
+        })
+    }
+}
+
+/// Length of `b` in panels for `k` rows and `n` columns.
+pub(crate) fn b_len(k: usize, n: usize) -> usize {
+    n.div_ceil(NR) * k * NR
+}
+
+/// Packs `a [m, k]` (row-major; with `transposed`, `a` is stored as `[k, m]`) into `dst` as
+/// panels of [`MR`] rows, zero-padded to a whole panel.
+pub(crate) fn pack_a(dst: &mut Vec<f32>, a: &[f32], transposed: bool, m: usize, k: usize) {
+    dst.clear();
+    dst.resize(m.div_ceil(MR) * k * MR, 0.0);
+    if k == 0 {
+        return;
+    }
+    for (p, panel) in dst.chunks_exact_mut(k * MR).enumerate() {
+        for (kk, lanes) in panel.chunks_exact_mut(MR).enumerate() {
+            for (r, v) in lanes.iter_mut().enumerate().take(m - p * MR) {
+                let i = p * MR + r;
+                *v = if transposed {
+                    a[kk * m + i]
+                } else {
+                    a[i * k + kk]
+                };
+            }
+        }
+    }
+}
+
+/// Packs row-major `b [k, n]` (row stride `ldb`) into `dst` (length [`b_len`]) as panels of
+/// [`NR`] columns; the last panel's extra columns are zeroed.
+pub(crate) fn pack_b(dst: &mut [f32], b: &[f32], ldb: usize, k: usize, n: usize) {
+    if k == 0 {
+        return;
+    }
+    for (p, panel) in dst.chunks_exact_mut(k * NR).enumerate() {
+        let j0 = p * NR;
+        let w = NR.min(n - j0);
+        for (kk, lanes) in panel.chunks_exact_mut(NR).enumerate() {
+            let row = &b[kk * ldb + j0..kk * ldb + j0 + w];
+            if w == NR {
+                // A fixed-size copy compiles to a few vector moves, not a memcpy call.
+                lanes.copy_from_slice(&row[..NR]);
+            } else {
+                lanes[..w].copy_from_slice(row);
+                lanes[w..].fill(0.0);
+            }
+        }
+    }
+}
+
+/// Writes `src` (values of row `r`, columns `p..p + src.len()`) into a `b` in panels of `k`
+/// rows: contiguous runs within each panel.
+#[inline]
+pub(crate) fn put_run(b: &mut [f32], k: usize, r: usize, mut p: usize, mut src: &[f32]) {
+    while !src.is_empty() {
+        let lane = p % NR;
+        let take = (NR - lane).min(src.len());
+        let at = (p / NR) * k * NR + r * NR + lane;
+        copy_short(&mut b[at..at + take], &src[..take]);
+        src = &src[take..];
+        p += take;
+    }
+}
+
+/// `dst.copy_from_slice(src)` for at most [`NR`] values, in fixed-size pieces of 8, 4, 2 and 1
+/// that compile to register moves (a variable-length copy calls `memcpy`, whose call costs
+/// more than these short runs).
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    let mut at = 0;
+    for piece in [8, 4, 2, 1] {
+        while dst.len() - at >= piece {
+            dst[at..at + piece].copy_from_slice(&src[at..at + piece]);
+            at += piece;
+        }
+    }
+}
+
+/// Like [`put_run`] with `len` zeros.
+#[inline]
+pub(crate) fn put_zeros(b: &mut [f32], k: usize, r: usize, mut p: usize, mut len: usize) {
+    while len > 0 {
+        let lane = p % NR;
+        let take = (NR - lane).min(len);
+        let at = (p / NR) * k * NR + r * NR + lane;
+        b[at..at + take].fill(0.0);
+        len -= take;
+        p += take;
+    }
+}
+
+/// `c[m, n] = a · b` (`c` row-major with row stride `ldc`; every value of the `m x n` block is
+/// written, nothing else), `a` from [`pack_a`], `b` in panels (see the module docs).
+///
+/// # Panics
+/// When a slice is shorter than the sizes say.
+pub(crate) fn gemm(c: &mut [f32], ldc: usize, a: &[f32], b: &[f32], [m, k, n]: [usize; 3]) {
+    gemm_with(Kernel::detect(), c, ldc, a, b, [m, k, n]);
+}
+
+/// [`gemm`] with a given kernel, which must be supported (see [`Kernel::is_supported`]).
+pub(crate) fn gemm_with(
+    kernel: Kernel,
+    c: &mut [f32],
+    ldc: usize,
+    a: &[f32],
+    b: &[f32],
+    [m, k, n]: [usize; 3],
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        kernel.is_supported(),
+        "panel kernel {kernel:?} not supported"
+    );
+    assert!(
+        a.len() >= m.div_ceil(MR) * k * MR,
+        "panel gemm: a too short"
+    );
+    assert!(b.len() >= b_len(k, n), "panel gemm: b too short");
+    assert!(
+        c.len() >= (m - 1) * ldc + n && ldc >= n,
+        "panel gemm: c too short"
+    );
+    if k == 0 {
+        for i in 0..m {
+            c[i * ldc..i * ldc + n].fill(0.0);
+        }
+        return;
+    }
+    let panels = n.div_ceil(NR);
+    let mut tile = [0.0f32; MR * WIDEST * NR];
+    let mut jp = 0;
+    while jp < panels {
+        // AVX-512 takes up to three panels (48 columns) at a time; the others one.
+        let take = match kernel {
+            Kernel::Avx512 => WIDEST.min(panels - jp),
+            _ => 1,
+        };
+        let width = take * NR;
+        let b_tile = &b[jp * k * NR..(jp + take) * k * NR];
+        for (ip, a_panel) in a.chunks_exact(k * MR).take(m.div_ceil(MR)).enumerate() {
+            match (kernel, take) {
+                // SAFETY (all three): `kernel.is_supported()` was asserted above, so the CPU
+                // has AVX-512 F (and AVX2 and FMA); `a_panel` holds k * MR values, `b_tile`
+                // take * k * NR, and `tile` MR * WIDEST * NR.
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx512, 3) => unsafe {
+                    x86::tile_avx512::<3>(a_panel, b_tile, k, &mut tile)
+                },
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx512, 2) => unsafe {
+                    x86::tile_avx512::<2>(a_panel, b_tile, k, &mut tile)
+                },
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx512 | Kernel::Avx2, _) => unsafe {
+                    x86::tile_avx2(a_panel, b_tile, k, &mut tile)
+                },
+                _ => tile_portable(a_panel, b_tile, k, &mut tile),
+            }
+            // Store the valid rows and columns of the tile (row stride `width`).
+            let rows = MR.min(m - ip * MR);
+            let cols = width.min(n - jp * NR);
+            for r in 0..rows {
+                let at = (ip * MR + r) * ldc + jp * NR;
+                c[at..at + cols].copy_from_slice(&tile[r * width..r * width + cols]);
+            }
+        }
+        jp += take;
+    }
+}
+
+/// Most panels one AVX-512 tile covers.
+const WIDEST: usize = 3;
+
+/// Rows of each operand per tile of [`gemm_nt_dots`].
+const DOT_TILE: usize = 4;
+/// Lanes of the running sums of [`gemm_nt_dots`].
+const DOT_LANES: usize = 16;
+
+/// `c[m, n] = a[m, k] · b[n, k]ᵀ` for row-major `a` and `b` (row strides `lda`, `ldb`), `c`
+/// row-major `[m, n]`: each value a dot product of a row of `a` and a row of `b`, with no
+/// packing (the rows are read as they lie). For the convolution's weight gradient
+/// `grad_out[c_out, ld] · col[ckk, ld]ᵀ`, whose long `k` makes packing costly.
+///
+/// Order of the arithmetic (the same for every kernel): both rows are taken as zero-padded
+/// to a multiple of 16; lane `l` of 16 accumulates `a[i, p] * b[j, p]` for `p = l, l + 16,
+/// ...` in ascending order with fused multiply-adds from `+0.0`; the 16 lanes are then added
+/// in the tree `l + 8`, `l + 4`, `l + 2`, `l + 1`, as in `sum_in_lanes`.
+///
+/// # Panics
+/// When a slice is shorter than the sizes say.
+pub(crate) fn gemm_nt_dots(
+    c: &mut [f32],
+    (a, lda): (&[f32], usize),
+    (b, ldb): (&[f32], usize),
+    [m, k, n]: [usize; 3],
+) {
+    gemm_nt_dots_with(Kernel::detect(), c, (a, lda), (b, ldb), [m, k, n]);
+}
+
+/// [`gemm_nt_dots`] with a given kernel, which must be supported.
+pub(crate) fn gemm_nt_dots_with(
+    kernel: Kernel,
+    c: &mut [f32],
+    (a, lda): (&[f32], usize),
+    (b, ldb): (&[f32], usize),
+    [m, k, n]: [usize; 3],
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(kernel.is_supported(), "dot kernel {kernel:?} not supported");
+    assert!(lda >= k && ldb >= k, "dot gemm: strides");
+    assert!(a.len() >= (m - 1) * lda + k, "dot gemm: a too short");
+    assert!(b.len() >= (n - 1) * ldb + k, "dot gemm: b too short");
+    assert!(c.len() >= m * n, "dot gemm: c too short");
+    let mut lanes = [[0.0f32; DOT_LANES]; DOT_TILE * DOT_TILE];
+    for j0 in (0..n).step_by(DOT_TILE) {
+        // Rows past the end repeat the last row; their results are not stored.
+        let b_rows: [&[f32]; DOT_TILE] =
+            std::array::from_fn(|t| &b[(j0 + t).min(n - 1) * ldb..][..k]);
+        for i0 in (0..m).step_by(DOT_TILE) {
+            let a_rows: [&[f32]; DOT_TILE] =
+                std::array::from_fn(|t| &a[(i0 + t).min(m - 1) * lda..][..k]);
+            match kernel {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `kernel.is_supported()` was asserted, so the CPU has AVX-512 F;
+                // every row holds k values.
+                Kernel::Avx512 => unsafe { x86::dots_avx512(&a_rows, &b_rows, k, &mut lanes) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above, with AVX2 and FMA.
+                Kernel::Avx2 => unsafe { dots_avx2(&a_rows, &b_rows, k, &mut lanes) },
+                _ => dots_portable(&a_rows, &b_rows, k, &mut lanes),
+            }
+            for (ti, row) in lanes.chunks_exact(DOT_TILE).enumerate().take(m - i0) {
+                for (tj, l) in row.iter().enumerate().take(n - j0) {
+                    c[(i0 + ti) * n + j0 + tj] = reduce_lanes(l);
+                }
+            }
+        }
+    }
+}
+
+/// The fixed tree of [`gemm_nt_dots`]: lanes `l` and `l + 8`, then `+ 4`, `+ 2`, `+ 1`.
+fn reduce_lanes(l: &[f32; DOT_LANES]) -> f32 {
+    let mut v = *l;
+    let mut half = DOT_LANES / 2;
+    while half > 0 {
+        for i in 0..half {
+            v[i] += v[i + half];
+        }
+        half /= 2;
+    }
+    v[0]
+}
+
+/// The lane sums of one tile in plain Rust: `lanes[ti * 4 + tj][l]`.
+#[inline(always)]
+fn dots_body(
+    a: &[&[f32]; DOT_TILE],
+    b: &[&[f32]; DOT_TILE],
+    k: usize,
+    lanes: &mut [[f32; DOT_LANES]; DOT_TILE * DOT_TILE],
+) {
+    *lanes = [[0.0; DOT_LANES]; DOT_TILE * DOT_TILE];
+    let mut p = 0;
+    while p < k {
+        let take = DOT_LANES.min(k - p);
+        let chunk = |row: &[f32]| {
+            let mut v = [0.0f32; DOT_LANES];
+            v[..take].copy_from_slice(&row[p..p + take]);
+            v
+        };
+        let av: [[f32; DOT_LANES]; DOT_TILE] = std::array::from_fn(|t| chunk(a[t]));
+        let bv: [[f32; DOT_LANES]; DOT_TILE] = std::array::from_fn(|t| chunk(b[t]));
+        for (ti, x) in av.iter().enumerate() {
+            for (tj, y) in bv.iter().enumerate() {
+                let acc = &mut lanes[ti * DOT_TILE + tj];
+                for l in 0..DOT_LANES {
+                    acc[l] = x[l].mul_add(y[l], acc[l]);
+                }
+            }
+        }
+        p += DOT_LANES;
+    }
+}
+
+fn dots_portable(
+    a: &[&[f32]; DOT_TILE],
+    b: &[&[f32]; DOT_TILE],
+    k: usize,
+    lanes: &mut [[f32; DOT_LANES]; DOT_TILE * DOT_TILE],
+) {
+    dots_body(a, b, k, lanes);
+}
+
+/// [`dots_body`] compiled for AVX2 with FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dots_avx2(
+    a: &[&[f32]; DOT_TILE],
+    b: &[&[f32]; DOT_TILE],
+    k: usize,
+    lanes: &mut [[f32; DOT_LANES]; DOT_TILE * DOT_TILE],
+) {
+    dots_body(a, b, k, lanes);
+}
+
+/// One 8 x 16 tile in plain Rust: `tile[r * NR + j] = Σ_kk a[kk * MR + r] * b[kk * NR + j]`.
+fn tile_portable(a: &[f32], b: &[f32], k: usize, tile: &mut [f32]) {
+    let mut acc = [[0.0f32; NR]; MR];
+    for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(k) {
+        for (row, &x) in acc.iter_mut().zip(av) {
+            for (v, &y) in row.iter_mut().zip(bv) {
+                *v = x.mul_add(y, *v);
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        tile[r * NR..(r + 1) * NR].copy_from_slice(row);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{MR, NR};
+
+    /// One 8 x (16 P) tile from `P` consecutive panels of `b` (starting at `b`, `k * NR`
+    /// apart): `tile[r * 16 P + j]`, with 8 P zmm accumulators.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F; `a.len() >= k * MR`, `b.len() >= P * k * NR`,
+    /// `tile.len() >= MR * P * NR`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn tile_avx512<const P: usize>(
+        a: &[f32],
+        b: &[f32],
+        k: usize,
+        tile: &mut [f32],
+    ) {
+        debug_assert!(a.len() >= k * MR && b.len() >= P * k * NR && tile.len() >= MR * P * NR);
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [[_mm512_setzero_ps(); P]; MR];
+        for kk in 0..k {
+            // SAFETY: kk < k, so the 16 values at q * k * NR + kk * NR (q < P) lie inside b
+            // (length >= P * k * NR), and the MR values at kk * MR inside a.
+            unsafe {
+                let mut x = [_mm512_setzero_ps(); P];
+                for (q, x) in x.iter_mut().enumerate() {
+                    *x = _mm512_loadu_ps(pb.add(q * k * NR + kk * NR));
+                }
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let av = _mm512_set1_ps(*pa.add(kk * MR + r));
+                    for (acc, &x) in acc.iter_mut().zip(&x) {
+                        *acc = _mm512_fmadd_ps(av, x, *acc);
+                    }
+                }
+            }
+        }
+        let out = tile.as_mut_ptr();
+        for (r, acc) in acc.iter().enumerate() {
+            for (q, &acc) in acc.iter().enumerate() {
+                // SAFETY: r < MR and q < P, so the 16 values end within MR * P * NR.
+                unsafe { _mm512_storeu_ps(out.add(r * P * NR + q * NR), acc) };
+            }
+        }
+    }
+
+    /// The lane sums of one 4 x 4 tile of dot products with 16 zmm accumulators (see
+    /// `gemm_nt_dots`): `lanes[ti * 4 + tj][l]`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F; every row must hold at least `k` values.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn dots_avx512(
+        a: &[&[f32]; 4],
+        b: &[&[f32]; 4],
+        k: usize,
+        lanes: &mut [[f32; 16]; 16],
+    ) {
+        debug_assert!(a.iter().chain(b).all(|r| r.len() >= k));
+        let pa: [*const f32; 4] = std::array::from_fn(|t| a[t].as_ptr());
+        let pb: [*const f32; 4] = std::array::from_fn(|t| b[t].as_ptr());
+        let mut acc = [[_mm512_setzero_ps(); 4]; 4];
+        let mut p = 0;
+        while p < k {
+            // Lanes at or past k load as zero (masked), as the padding the order defines.
+            let mask: __mmask16 = if k - p >= 16 {
+                0xffff
+            } else {
+                (1u16 << (k - p)) - 1
+            };
+            // SAFETY: the mask enables only lanes p + l < k, inside every row.
+            unsafe {
+                let x: [__m512; 4] =
+                    std::array::from_fn(|t| _mm512_maskz_loadu_ps(mask, pa[t].add(p)));
+                let y: [__m512; 4] =
+                    std::array::from_fn(|t| _mm512_maskz_loadu_ps(mask, pb[t].add(p)));
+                for (acc, &x) in acc.iter_mut().zip(&x) {
+                    for (acc, &y) in acc.iter_mut().zip(&y) {
+                        *acc = _mm512_fmadd_ps(x, y, *acc);
+                    }
+                }
+            }
+            p += 16;
+        }
+        for (ti, acc) in acc.iter().enumerate() {
+            for (tj, &v) in acc.iter().enumerate() {
+                // SAFETY: each lane array holds 16 values.
+                unsafe { _mm512_storeu_ps(lanes[ti * 4 + tj].as_mut_ptr(), v) };
+            }
+        }
+    }
+
+    /// One 8 x 16 tile from one panel of `b`: `tile[r * 16 + j]`, with 16 ymm accumulators.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; `a.len() >= k * MR`, `b.len() >= k * NR`,
+    /// `tile.len() >= MR * NR`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn tile_avx2(a: &[f32], b: &[f32], k: usize, tile: &mut [f32]) {
+        debug_assert!(a.len() >= k * MR && b.len() >= k * NR && tile.len() >= MR * NR);
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        for kk in 0..k {
+            // SAFETY: kk < k, so the 16 values at kk * NR lie inside b and the MR values at
+            // kk * MR inside a.
+            unsafe {
+                let x0 = _mm256_loadu_ps(pb.add(kk * NR));
+                let x1 = _mm256_loadu_ps(pb.add(kk * NR + 8));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let av = _mm256_set1_ps(*pa.add(kk * MR + r));
+                    acc[0] = _mm256_fmadd_ps(av, x0, acc[0]);
+                    acc[1] = _mm256_fmadd_ps(av, x1, acc[1]);
+                }
+            }
+        }
+        let out = tile.as_mut_ptr();
+        for (r, acc) in acc.iter().enumerate() {
+            // SAFETY: r < MR, so r * 16 + 16 <= MR * NR <= the tile's length.
+            unsafe {
+                _mm256_storeu_ps(out.add(r * NR), acc[0]);
+                _mm256_storeu_ps(out.add(r * NR + 8), acc[1]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        // A small deterministic generator (no RNG needed): values in [-1, 1).
+        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// `c = a · b` through the panels with every supported kernel; all must agree to the bit
+    /// and with the plain sum of products (same fma chain).
+    fn check(m: usize, k: usize, n: usize, seed: u32) -> Result<(), TestCaseError> {
+        let a = values(m * k, seed);
+        let b = values(k * n, seed ^ 0x55);
+        let mut pa = Vec::new();
+        pack_a(&mut pa, &a, false, m, k);
+        // The transposed packing of aᵀ gives the same panels.
+        let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
+        let mut pat = Vec::new();
+        pack_a(&mut pat, &at, true, m, k);
+        prop_assert_eq!(&pa, &pat);
+        let mut pb = vec![f32::NAN; b_len(k, n)];
+        pack_b(&mut pb, &b, n, k, n);
+        let mut want = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0.0f32;
+                for kk in 0..k {
+                    acc = a[i * k + kk].mul_add(b[kk * n + j], acc);
+                }
+                want[i * n + j] = acc;
+            }
+        }
+        let ldc = n + 3;
+        for kernel in Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
+            let mut c = vec![f32::NAN; m.max(1) * ldc];
+            gemm_with(kernel, &mut c, ldc, &pa, &pb, [m, k, n]);
+            for i in 0..m {
+                let got: Vec<u32> = c[i * ldc..i * ldc + n]
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                let exp: Vec<u32> = want[i * n..(i + 1) * n]
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                prop_assert_eq!(got, exp, "{:?} row {}", kernel, i);
+                // Nothing past column n is touched.
+                prop_assert!(c[i * ldc + n..(i + 1) * ldc].iter().all(|v| v.is_nan()));
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn every_kernel_computes_the_same_fma_chain(m in 0usize..30, k in 0usize..40, n in 0usize..70, seed in any::<u32>()) {
+            check(m, k, n, seed)?;
+        }
+    }
+
+    /// `gemm_nt_dots` with every supported kernel against the documented order, spelled out.
+    fn check_dots(m: usize, k: usize, n: usize, seed: u32) -> Result<(), TestCaseError> {
+        let (lda, ldb) = (k + 2, k + 5);
+        let a = values(m * lda, seed);
+        let b = values(n * ldb, seed ^ 0x77);
+        let mut want = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut lanes = [0.0f32; 16];
+                for p in 0..k.div_ceil(16) * 16 {
+                    let (x, y) = if p < k {
+                        (a[i * lda + p], b[j * ldb + p])
+                    } else {
+                        (0.0, 0.0)
+                    };
+                    lanes[p % 16] = x.mul_add(y, lanes[p % 16]);
+                }
+                want[i * n + j] = reduce_lanes(&lanes);
+            }
+        }
+        for kernel in Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
+            let mut c = vec![f32::NAN; m * n];
+            gemm_nt_dots_with(kernel, &mut c, (&a, lda), (&b, ldb), [m, k, n]);
+            let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
+            let exp: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
+            prop_assert_eq!(got, exp, "{:?}", kernel);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn every_dot_kernel_follows_the_documented_order(m in 0usize..11, k in 0usize..70, n in 0usize..11, seed in any::<u32>()) {
+            check_dots(m, k, n, seed)?;
+        }
+    }
+
+    #[test]
+    fn convolution_sizes() {
+        check_dots(64, 1568, 288, 4).unwrap();
+        check_dots(32, 6272, 9, 5).unwrap();
+        check(64, 288, 100, 1).unwrap();
+        check(288, 64, 200, 2).unwrap();
+        check(32, 9, 784, 3).unwrap();
+    }
+
+    #[test]
+    fn runs_land_in_their_panels() {
+        let (k, n) = (3, 40);
+        let mut b = vec![f32::NAN; b_len(k, n)];
+        let row: Vec<f32> = (0..n).map(|j| j as f32).collect();
+        for r in 0..k {
+            put_run(&mut b, k, r, 0, &row[..13]);
+            put_zeros(&mut b, k, r, 13, 5);
+            put_run(&mut b, k, r, 18, &row[18..]);
+        }
+        let mut want = vec![f32::NAN; b_len(k, n)];
+        let mut dense = vec![0.0; k * n];
+        for r in 0..k {
+            for j in 0..n {
+                dense[r * n + j] = if (13..18).contains(&j) { 0.0 } else { j as f32 };
+            }
+        }
+        pack_b(&mut want, &dense, n, k, n);
+        // Compare the valid columns (pack_b zeroes the padding, the runs leave it).
+        for p in 0..n.div_ceil(NR) {
+            for r in 0..k {
+                for lane in 0..NR.min(n - p * NR) {
+                    let at = p * k * NR + r * NR + lane;
+                    assert_eq!(b[at], want[at], "panel {p} row {r} lane {lane}");
+                }
+            }
+        }
+    }
+}
