@@ -216,7 +216,19 @@ pub fn train_epoch_with(
 pub const DIVERGED_LOSS: f32 = 1e3;
 
 /// The name of the first parameter holding NaN or an infinity, if any.
+///
+/// Runs after every step, so the common case is kept cheap: one pass over the values that
+/// vectorises (no early exit) and no names formatted; names only when something is bad.
 fn non_finite_param(model: &Sequential) -> Option<String> {
+    let mut all_finite = true;
+    for layer in model.layers() {
+        layer.visit_params_ref(&mut |_, p| {
+            all_finite &= p.value.data().iter().fold(true, |ok, v| ok & v.is_finite());
+        });
+    }
+    if all_finite {
+        return None;
+    }
     let mut bad = None;
     model.visit_params_ref(&mut |name, p| {
         if bad.is_none() && !p.value.data().iter().all(|v| v.is_finite()) {

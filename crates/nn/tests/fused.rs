@@ -239,6 +239,46 @@ fn seed_sizes_compiled_in_match_sizes_read_at_run_time() {
     }
 }
 
+/// A NaN pixel (possible in float images) is cut by the pool or the ReLU in the forward
+/// pass (a NaN never compares larger), but poisons the conv weight gradient: its products with the zero gradients
+/// of the window positions that did not win are NaN. The AVX-512 kernel that skips those
+/// products must not be used for such a chunk: every set gives the same gradients (the same
+/// bits, and NaN in the same places).
+#[test]
+fn a_nan_pixel_gives_the_same_gradients_on_every_set() {
+    let spec = ModelSpec::seed();
+    let (mut x, labels) = batch(&spec, 2 * CHUNK + 3, 10, 5);
+    // NaN pixels in the first and second chunks; the third is finite.
+    x[3 * 784 + 10 * 28 + 12] = f32::NAN;
+    x[(CHUNK + 2) * 784 + 5 * 28 + 20] = f32::NAN;
+    let mut reference = None;
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_supported()) {
+        let mut model = spec.build(3).unwrap();
+        let mut fused = FusedSeed::new(&spec).unwrap();
+        fused.set_isa(isa).unwrap();
+        let stats = fused
+            .train_step(&mut model, Images::Unit(&x), &labels)
+            .unwrap();
+        // NaN payloads may differ between hardware and software multiply-adds.
+        let got: Vec<(String, Vec<Option<u32>>)> = grads(&model)
+            .into_iter()
+            .map(|(name, g)| {
+                let bits = g.iter().map(|v| (!v.is_nan()).then_some(v.to_bits()));
+                (name, bits.collect())
+            })
+            .collect();
+        assert!(
+            got[0].1.iter().all(|v| v.is_none()),
+            "{isa}: the conv weight gradient is NaN"
+        );
+        let got = (got, stats.loss.to_bits(), stats.correct);
+        match &reference {
+            None => reference = Some(got),
+            Some(r) => assert_eq!(&got, r, "{isa} differs from {}", Isa::ALL[0]),
+        }
+    }
+}
+
 fn train_20_fused_steps(threads: usize) -> Vec<u8> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -5,7 +5,8 @@
 //! `#[target_feature(enable = "avx2,fma")]`, and without any (portable). The binary therefore
 //! runs on any x86-64 (no `-C target-cpu=native`) and uses the best set the CPU has. Because
 //! the kernels spell out every rounding (see [`super::kernels`]), all builds give
-//! bit-identical results; they differ in speed only.
+//! bit-identical results; they differ in speed only. The AVX-512 build also calls the
+//! hand-written kernels of [`super::avx512`] where they give the same bits faster.
 
 use std::fmt;
 
@@ -100,8 +101,15 @@ pub(crate) enum Job<'a, 'b> {
     },
 }
 
+/// `AVX512` may only be `true` when the CPU has AVX-512 F and VL.
 #[inline(always)]
-fn run_job(job: Job<'_, '_>, sizes: Sizes, ch: &mut Chunk, p: &Params, d: &Dims) {
+fn run_job<const AVX512: bool>(
+    job: Job<'_, '_>,
+    sizes: Sizes,
+    ch: &mut Chunk,
+    p: &Params,
+    d: &Dims,
+) {
     match (job, sizes) {
         (
             Job::Train {
@@ -110,7 +118,7 @@ fn run_job(job: Job<'_, '_>, sizes: Sizes, ch: &mut Chunk, p: &Params, d: &Dims)
                 inv_n,
             },
             Sizes::Seed,
-        ) => train_chunk::<3, 10>(ch, p, d, images, labels, inv_n),
+        ) => train_chunk::<3, 10, AVX512>(ch, p, d, images, labels, inv_n),
         (
             Job::Train {
                 images,
@@ -118,7 +126,7 @@ fn run_job(job: Job<'_, '_>, sizes: Sizes, ch: &mut Chunk, p: &Params, d: &Dims)
                 inv_n,
             },
             Sizes::Dynamic,
-        ) => train_chunk::<0, 0>(ch, p, d, images, labels, inv_n),
+        ) => train_chunk::<0, 0, AVX512>(ch, p, d, images, labels, inv_n),
         (Job::Infer { images, logits }, Sizes::Seed) => {
             infer_chunk::<3, 10>(logits, ch, p, d, images)
         }
@@ -129,19 +137,19 @@ fn run_job(job: Job<'_, '_>, sizes: Sizes, ch: &mut Chunk, p: &Params, d: &Dims)
 }
 
 fn run_portable(job: Job<'_, '_>, sizes: Sizes, ch: &mut Chunk, p: &Params, d: &Dims) {
-    run_job(job, sizes, ch, p, d);
+    run_job::<false>(job, sizes, ch, p, d);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn run_avx2(job: Job<'_, '_>, sizes: Sizes, ch: &mut Chunk, p: &Params, d: &Dims) {
-    run_job(job, sizes, ch, p, d);
+    run_job::<false>(job, sizes, ch, p, d);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
 fn run_avx512(job: Job<'_, '_>, sizes: Sizes, ch: &mut Chunk, p: &Params, d: &Dims) {
-    run_job(job, sizes, ch, p, d);
+    run_job::<true>(job, sizes, ch, p, d);
 }
 
 /// Runs `job` on `ch` with the kernels built for `isa`.

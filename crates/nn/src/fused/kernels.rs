@@ -84,6 +84,32 @@ fn hsum(v: V) -> f32 {
     b[0] + b[1]
 }
 
+/// `R` rows of at least `len` vectors each, read with one bounds check per access (`v <
+/// len`, which LLVM drops inside a `0..len` loop) instead of one per row: plain slice
+/// indexing in a tile loop compares every load's index with its row's length.
+#[derive(Clone, Copy)]
+struct Rows<'a, const R: usize> {
+    rows: [&'a [V]; R],
+    len: usize,
+}
+
+impl<'a, const R: usize> Rows<'a, R> {
+    /// Row `r` is the first `len * LANES` values of `row(r)` (panics if they are fewer).
+    #[inline(always)]
+    fn new(row: impl Fn(usize) -> &'a [f32], len: usize) -> Self {
+        let rows = std::array::from_fn(|r| &row(r)[..len * LANES].as_chunks::<LANES>().0[..len]);
+        Self { rows, len }
+    }
+
+    /// Vector `v` of row `r`.
+    #[inline(always)]
+    fn get(&self, r: usize, v: usize) -> V {
+        assert!(v < self.len);
+        // SAFETY: every row holds exactly `len` vectors (sliced so in `new`) and `v < len`.
+        unsafe { *self.rows[r].get_unchecked(v) }
+    }
+}
+
 #[inline(always)]
 fn size(konst: usize, dynamic: usize) -> usize {
     if konst > 0 {
@@ -120,14 +146,16 @@ fn pool4(acc: &[V; 4]) -> (V, V) {
 }
 
 /// Writes sample `s` of `images` into `dst` as values in [0, 1] (bytes `p` become `p / 255`,
-/// exactly as `datagen::to_unit` computes it).
+/// exactly as `datagen::to_unit` computes it). Returns whether every value is finite (always
+/// for bytes; float images are checked).
 #[inline(always)]
-fn fill_image(dst: &mut [f32], images: &Images<'_>, s: usize) {
+fn fill_image(dst: &mut [f32], images: &Images<'_>, s: usize) -> bool {
     let len = dst.len();
     let bytes = match *images {
         Images::Unit(v) => {
             dst.copy_from_slice(&v[s * len..(s + 1) * len]);
-            return;
+            // No early exit, so that it vectorises.
+            return dst.iter().fold(true, |ok, v| ok & v.is_finite());
         }
         Images::Bytes(b) => &b[s * len..(s + 1) * len],
         Images::Gather { bytes, indices } => &bytes[indices[s] * len..(indices[s] + 1) * len],
@@ -135,6 +163,7 @@ fn fill_image(dst: &mut [f32], images: &Images<'_>, s: usize) {
     for (d, &p) in dst.iter_mut().zip(bytes) {
         *d = byte_to_unit(p);
     }
+    true
 }
 
 /// Reads one byte of every cache line of a gathered batch before converting it. A shuffled
@@ -271,22 +300,25 @@ fn dense_forward_tile<const SB: usize, const CB: usize>(
     classes: usize,
 ) {
     let features = d.features();
+    let vectors = features / LANES;
+    let xs = Rows::<SB>::new(|s| &act[(s0 + s) * features..], vectors);
+    let ws = Rows::<CB>::new(|c| &p.dense_w[(c0 + c) * features..], vectors);
     let mut acc = [[[0.0f32; LANES]; CB]; SB];
-    for v in (0..features).step_by(LANES) {
-        let mut xs = [[0.0f32; LANES]; SB];
-        for (s, xv) in xs.iter_mut().enumerate() {
-            *xv = load(act, (s0 + s) * features + v);
-        }
+    for v in 0..vectors {
+        let x: [V; SB] = std::array::from_fn(|s| xs.get(s, v));
         for c in 0..CB {
-            let wv = load(&p.dense_w, (c0 + c) * features + v);
+            let wv = ws.get(c, v);
             for s in 0..SB {
-                acc[s][c] = fma(xs[s], wv, acc[s][c]);
+                acc[s][c] = fma(x[s], wv, acc[s][c]);
             }
         }
     }
-    for (s, row) in acc.iter().enumerate() {
-        for (c, a) in row.iter().enumerate() {
-            logits[(s0 + s) * classes + c0 + c] = hsum(*a) + p.dense_b[c0 + c];
+    // One bounds check for the whole tile: with a possible panic between the stores, LLVM
+    // kept a copy of every accumulator in memory, stored on each step of the loop above.
+    let out = &mut logits[s0 * classes + c0..][..(SB - 1) * classes + CB];
+    for s in 0..SB {
+        for c in 0..CB {
+            out[s * classes + c] = hsum(acc[s][c]) + p.dense_b[c0 + c];
         }
     }
 }
@@ -323,9 +355,16 @@ fn softmax_rows(logits: &mut [f32], labels: &[usize], classes: usize, inv_n: f32
 /// - `grad_w[c][v] = Σ_s dl[s][c] · act[s][v]` (samples in order, from 0);
 /// - then `act[s][v]` is overwritten by `Σ_c dl[s][c] · weight[c][v]` (classes in order).
 ///
-/// The bias gradient is `Σ_s dl[s][c]`.
+/// The bias gradient is `Σ_s dl[s][c]`. With the classes compiled in, `VB` vectors are done
+/// together (each broadcast of `dl[s][c]` then feeds `VB` multiply-adds); `VB = 2` needs
+/// AVX-512's 32 registers to keep its 20 accumulators in registers.
 #[inline(always)]
-fn dense_backward<const CC: usize>(ch: &mut Chunk, p: &Params, d: &Dims, n: usize) {
+fn dense_backward<const CC: usize, const VB: usize>(
+    ch: &mut Chunk,
+    p: &Params,
+    d: &Dims,
+    n: usize,
+) {
     let classes = size(CC, d.classes);
     let features = d.features();
     let dl = &ch.logits[..n * classes];
@@ -335,52 +374,92 @@ fn dense_backward<const CC: usize>(ch: &mut Chunk, p: &Params, d: &Dims, n: usiz
             *gb += dl[s * classes + c];
         }
     }
+    if CC > 0 {
+        let vectors = features / LANES;
+        let mut v = 0;
+        while v + VB <= vectors {
+            dense_backward_cols::<CC, VB>(ch, p, d, n, v);
+            v += VB;
+        }
+        while v < vectors {
+            dense_backward_cols::<CC, 1>(ch, p, d, n, v);
+            v += 1;
+        }
+        return;
+    }
     for v in (0..features).step_by(LANES) {
-        if CC > 0 {
-            let mut acc = [[0.0f32; LANES]; 16];
+        for c in 0..classes {
+            let mut a = [0.0f32; LANES];
             for s in 0..n {
-                let xv = load(&ch.act, s * features + v);
-                for (c, a) in acc.iter_mut().enumerate().take(classes) {
-                    *a = fma(splat(dl[s * classes + c]), xv, *a);
-                }
+                a = fma(
+                    splat(dl[s * classes + c]),
+                    load(&ch.act, s * features + v),
+                    a,
+                );
             }
-            for (c, a) in acc.iter().enumerate().take(classes) {
-                store(&mut ch.grad_dense_w, c * features + v, *a);
-            }
-            let mut wv = [[0.0f32; LANES]; 16];
-            for (c, w) in wv.iter_mut().enumerate().take(classes) {
-                *w = load(&p.dense_w, c * features + v);
-            }
-            for s in 0..n {
-                let mut a = [0.0f32; LANES];
-                for (c, w) in wv.iter().enumerate().take(classes) {
-                    a = fma(splat(dl[s * classes + c]), *w, a);
-                }
-                store(&mut ch.act, s * features + v, a);
-            }
-        } else {
+            store(&mut ch.grad_dense_w, c * features + v, a);
+        }
+        for s in 0..n {
+            let mut a = [0.0f32; LANES];
             for c in 0..classes {
-                let mut a = [0.0f32; LANES];
-                for s in 0..n {
-                    a = fma(
-                        splat(dl[s * classes + c]),
-                        load(&ch.act, s * features + v),
-                        a,
-                    );
-                }
-                store(&mut ch.grad_dense_w, c * features + v, a);
+                a = fma(
+                    splat(dl[s * classes + c]),
+                    load(&p.dense_w, c * features + v),
+                    a,
+                );
             }
-            for s in 0..n {
-                let mut a = [0.0f32; LANES];
-                for c in 0..classes {
-                    a = fma(
-                        splat(dl[s * classes + c]),
-                        load(&p.dense_w, c * features + v),
-                        a,
-                    );
-                }
-                store(&mut ch.act, s * features + v, a);
+            store(&mut ch.act, s * features + v, a);
+        }
+    }
+}
+
+/// [`dense_backward`] of the `VB` vectors from vector `v0` on, for `CC > 0` classes.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // acc[c][b] indexing states the tile plainly
+fn dense_backward_cols<const CC: usize, const VB: usize>(
+    ch: &mut Chunk,
+    p: &Params,
+    d: &Dims,
+    n: usize,
+    v0: usize,
+) {
+    let features = d.features();
+    let at = v0 * LANES;
+    let dl = ch.logits[..n * CC].as_chunks::<CC>().0;
+    // The sample rows and class rows of these vectors, sliced once: the loops then have no
+    // bounds checks, whose early exits would make LLVM keep the accumulators in memory.
+    let rows = |data: &[f32], r: usize| -> [V; VB] {
+        let row = &data[r * features + at..][..VB * LANES];
+        std::array::from_fn(|b| load(row, b * LANES))
+    };
+    let mut acc = [[[0.0f32; LANES]; VB]; CC];
+    for (s, dls) in dl.iter().enumerate() {
+        let xs = rows(&ch.act, s);
+        for c in 0..CC {
+            let g = splat(dls[c]);
+            for b in 0..VB {
+                acc[c][b] = fma(g, xs[b], acc[c][b]);
             }
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        let out = &mut ch.grad_dense_w[c * features + at..][..VB * LANES];
+        for (b, v) in a.iter().enumerate() {
+            store(out, b * LANES, *v);
+        }
+    }
+    let ws: [[V; VB]; CC] = std::array::from_fn(|c| rows(&p.dense_w, c));
+    for (s, dls) in dl.iter().enumerate() {
+        let mut a = [[0.0f32; LANES]; VB];
+        for c in 0..CC {
+            let g = splat(dls[c]);
+            for b in 0..VB {
+                a[b] = fma(g, ws[c][b], a[b]);
+            }
+        }
+        let out = &mut ch.act[s * features + at..][..VB * LANES];
+        for (b, v) in a.iter().enumerate() {
+            store(out, b * LANES, *v);
         }
     }
 }
@@ -391,9 +470,10 @@ fn dense_backward<const CC: usize>(ch: &mut Chunk, p: &Params, d: &Dims, n: usiz
 /// of the routed gradients. It costs what the forward pass costs (36 multiply-adds per
 /// pooled position for a 3x3 kernel, three in four of them by a masked zero).
 ///
-/// TODO: selecting each lane's winning pixel first (one multiply-add per tap) would cut
-/// that by up to 4x, but LLVM turns the per-lane selects into shuffles that cost more than
-/// they save; it needs explicit `vpermt2ps` (AVX-512) code with a portable twin.
+/// Selecting each lane's winning pixel first (one multiply-add per tap) cuts that by up to
+/// 4x, but LLVM turns the per-lane selects into shuffles that cost more than they save: the
+/// AVX-512 build uses the hand-written `vpermt2ps` twin [`super::avx512::conv_backward_3x3`]
+/// (same bits) for 3x3 kernels instead.
 #[inline(always)]
 fn conv_backward<const KC: usize>(ch: &mut Chunk, d: &Dims, n: usize) {
     let k = size(KC, d.k);
@@ -454,8 +534,11 @@ fn conv_backward<const KC: usize>(ch: &mut Chunk, d: &Dims, n: usize) {
 /// Forward, loss and backward of the `labels.len()` samples of `images` (indices local to
 /// the chunk) into `ch`: its gradients, loss sum and correct count. `inv_n` is 1 / the whole
 /// batch's size.
+///
+/// `AVX512` may only be `true` when the CPU has AVX-512 F and VL (it selects hand-written
+/// kernels of [`super::avx512`]).
 #[inline(always)]
-pub(crate) fn train_chunk<const KC: usize, const CC: usize>(
+pub(crate) fn train_chunk<const KC: usize, const CC: usize, const AVX512: bool>(
     ch: &mut Chunk,
     p: &Params,
     d: &Dims,
@@ -466,9 +549,10 @@ pub(crate) fn train_chunk<const KC: usize, const CC: usize>(
     let n = labels.len();
     let (image_len, features) = (d.image_len(), d.features());
     touch_images(images, n, image_len);
+    let mut finite = true;
     for s in 0..n {
         let x = &mut ch.x[s * image_len..(s + 1) * image_len];
-        fill_image(x, images, s);
+        finite &= fill_image(x, images, s);
         conv_pool::<KC, true>(
             &mut ch.act[s * features..(s + 1) * features],
             &mut ch.codes[s * features..(s + 1) * features],
@@ -482,7 +566,21 @@ pub(crate) fn train_chunk<const KC: usize, const CC: usize>(
     let (loss, correct) = softmax_rows(&mut ch.logits[..n * classes], labels, classes, inv_n);
     ch.loss = loss;
     ch.correct = correct;
-    dense_backward::<CC>(ch, p, d, n);
+    if AVX512 {
+        dense_backward::<CC, 2>(ch, p, d, n);
+    } else {
+        dense_backward::<CC, 1>(ch, p, d, n);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = finite;
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 && KC == 3 && finite {
+        // SAFETY: `AVX512` is only true in the AVX-512 build of this kernel, which runs only
+        // on CPUs with AVX-512 F and VL (see `isa::run`); the images are finite, as the
+        // selecting kernel requires for the same bits.
+        unsafe { super::avx512::conv_backward_3x3(ch, d, n) };
+        return;
+    }
     conv_backward::<KC>(ch, d, n);
 }
 

@@ -10,12 +10,14 @@
 //!   position won are stored;
 //! - only the pool winners (a quarter of the conv outputs) get a gradient: the backward
 //!   pass routes each pooled gradient to its winner with a mask inside the same register
-//!   loop as the forward pass, and never forms a conv-sized gradient map;
+//!   loop as the forward pass, and never forms a conv-sized gradient map (with AVX-512, a
+//!   hand-written kernel picks each filter's winning pixels with a permute instead, one
+//!   multiply-add per tap rather than four);
 //! - the dense layer and the loss run per chunk of samples with the chunk's activations in
 //!   cache, and nothing is allocated per step: every buffer lives in a reused workspace.
 //!
 //! Determinism: a batch is cut into chunks of [`CHUNK`] samples (a constant, never derived
-//! from the thread count); rayon runs the chunks in parallel, each summing its own gradients,
+//! from the thread count); threads take the chunks as they come, each summing its own gradients,
 //! loss and correct count; the driver then adds the chunks up in chunk order on one thread.
 //! Results are therefore bit-identical for any number of threads, and for any instruction
 //! set (see [`Isa`]).
@@ -43,9 +45,14 @@
 //! # }
 //! ```
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod isa;
 mod kernels;
 mod layout;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
@@ -70,9 +77,7 @@ fn add_into(total: &mut [f32], part: &[f32]) {
 /// Which thread computes an item never changes its result, so any schedule gives the same
 /// bits. The schedule is chosen for latency: with one pool thread (or one item) the items
 /// run in order on the calling thread; from inside the pool, rayon splits them; from outside
-/// the pool (the usual training loop), the calling thread computes the first share itself
-/// while one job per other pool thread computes the rest, so a step waits for one worker to
-/// wake up rather than for a worker and then the caller.
+/// the pool (the usual training loop), see [`share_items`].
 fn for_each_chunk<T: Send>(items: &mut [T], work: impl Fn(usize, &mut T) + Sync) {
     let threads = rayon::current_num_threads();
     if items.len() == 1 || threads == 1 {
@@ -83,22 +88,58 @@ fn for_each_chunk<T: Send>(items: &mut [T], work: impl Fn(usize, &mut T) + Sync)
             .enumerate()
             .for_each(|(i, t)| work(i, t));
     } else {
-        let share = items.len().div_ceil(threads);
-        let work = &work;
-        rayon::in_place_scope(|scope| {
-            let mut shares = items.chunks_mut(share).enumerate();
-            let (_, mine) = shares.next().expect("at least two items");
-            for (k, theirs) in shares {
-                scope.spawn(move |_| {
-                    for (i, t) in theirs.iter_mut().enumerate() {
-                        work(k * share + i, t);
-                    }
-                });
+        share_items(items, threads, work);
+    }
+}
+
+/// Runs the items on the calling thread (outside the pool) and on up to `threads - 1` pool
+/// workers, each taking the next item not yet taken until none is left.
+///
+/// A worker that was asleep takes tens of microseconds to start, about what one item of a
+/// training step costs: taking items as they come lets the calling thread do the work of a
+/// late worker instead of waiting for it (a fixed split would wait). When it runs out of
+/// items the calling thread spins until the workers have returned instead of sleeping on
+/// the scope's latch, which would cost it another wake-up.
+fn share_items<T: Send>(items: &mut [T], threads: usize, work: impl Fn(usize, &mut T) + Sync) {
+    let helpers = (threads - 1).min(items.len() - 1);
+    let queue = Mutex::new(items.iter_mut().enumerate());
+    let returned = AtomicUsize::new(0);
+    let run = || loop {
+        // A `let` statement, so the lock is released before the work.
+        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+        let Some((i, t)) = next else { break };
+        work(i, t);
+    };
+    rayon::in_place_scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|_| {
+                // Counts the helper as returned even when `work` panics (the scope then
+                // re-raises the panic), so the wait below always ends.
+                let _returned = Returned(&returned);
+                run();
+            });
+        }
+        run();
+        let mut spins = 0u32;
+        while returned.load(Ordering::Acquire) < helpers {
+            // Spin briefly, then poll with yields: on a busy machine a helper may be waiting
+            // for this very core, and an idle core returns from a yield at once.
+            if spins < 100 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
             }
-            for (i, t) in mine.iter_mut().enumerate() {
-                work(i, t);
-            }
-        });
+        }
+    });
+}
+
+/// Adds one to a counter when dropped.
+struct Returned<'a>(&'a AtomicUsize);
+
+impl Drop for Returned<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -255,38 +296,40 @@ impl FusedSeed {
     pub fn load_params(&mut self, model: &Sequential) -> Result<()> {
         let d = self.dims;
         let layers = model.layers();
-        let shapes: [(usize, &str, &str, Vec<usize>); 4] = [
-            (0, "conv", "weight", vec![d.filters, 1, d.k, d.k]),
-            (0, "conv", "bias", vec![d.filters]),
-            (4, "dense", "weight", vec![d.classes, d.dense_inputs()]),
-            (4, "dense", "bias", vec![d.classes]),
+        let (conv_w, conv_b) = ([d.filters, 1, d.k, d.k], [d.filters]);
+        let (dense_w, dense_b) = ([d.classes, d.dense_inputs()], [d.classes]);
+        let shapes: [(usize, &str, &str, &[usize]); 4] = [
+            (0, "conv", "weight", &conv_w),
+            (0, "conv", "bias", &conv_b),
+            (4, "dense", "weight", &dense_w),
+            (4, "dense", "bias", &dense_b),
         ];
         if layers.len() != 5 || layers[0].name() != "conv" || layers[4].name() != "dense" {
             return Err(Error::ParamShape {
                 name: "0.conv.weight".into(),
-                expected: shapes[0].3.clone(),
+                expected: shapes[0].3.to_vec(),
                 got: vec![],
             });
         }
         let mut error = None;
         let params = &mut self.params;
-        for (index, kind, name, expected) in &shapes {
+        for &(index, kind, name, expected) in &shapes {
             let mut found = false;
-            layers[*index].visit_params_ref(&mut |n, p| {
-                if n != *name {
+            layers[index].visit_params_ref(&mut |n, p| {
+                if n != name {
                     return;
                 }
                 found = true;
-                if p.value.shape() != expected.as_slice() {
+                if p.value.shape() != expected {
                     error.get_or_insert(Error::ParamShape {
                         name: format!("{index}.{kind}.{name}"),
-                        expected: expected.clone(),
+                        expected: expected.to_vec(),
                         got: p.value.shape().to_vec(),
                     });
                     return;
                 }
                 let v = p.value.data();
-                match (*index, *name) {
+                match (index, name) {
                     (0, "weight") => params.set_conv_weight(&d, v),
                     (0, _) => params.set_conv_bias(v),
                     (_, "weight") => params.set_dense_weight(&d, v),
