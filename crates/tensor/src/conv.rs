@@ -85,6 +85,30 @@ fn im2col(col: &mut [f32], image: &[f32], g: &Conv2dGeometry) {
 /// [`im2col`] into a wider matrix: row `r` of this image's column matrix goes to
 /// `col[r * ld..r * ld + h_out * w_out]`, so several images can sit side by side.
 fn im2col_strided(col: &mut [f32], ld: usize, image: &[f32], g: &Conv2dGeometry) {
+    if is_same_conv(g) {
+        same_conv_rows(image, g, |r, row| {
+            let dst = &mut col[r * ld..r * ld + g.col_cols()];
+            match row {
+                SameRow::Zero => dst.fill(0.0),
+                SameRow::Shifted {
+                    src,
+                    lo,
+                    hi,
+                    rows,
+                    cols,
+                    w,
+                } => {
+                    dst[..lo].fill(0.0);
+                    dst[lo..hi].copy_from_slice(src);
+                    dst[hi..].fill(0.0);
+                    for p in padding_positions(rows, cols, w) {
+                        dst[p] = 0.0;
+                    }
+                }
+            }
+        });
+        return;
+    }
     let (h_in, w_in, h_out, w_out) = (g.h_in(), g.w_in(), g.h_out(), g.w_out());
     let (stride, pad) = (g.stride(), g.pad());
     let hw = h_out * w_out;
@@ -123,11 +147,120 @@ fn im2col_strided(col: &mut [f32], ld: usize, image: &[f32], g: &Conv2dGeometry)
     }
 }
 
+/// Whether `g` is a "same" convolution: stride 1 and a `2 pad + 1` kernel, so the output has
+/// the input's size and consecutive output positions, across row ends too, read consecutive
+/// input positions: each row of the column matrix is the input plane shifted by a constant,
+/// with the positions that fall in the padding set to zero.
+fn is_same_conv(g: &Conv2dGeometry) -> bool {
+    g.stride() == 1 && g.k_h() == 2 * g.pad() + 1 && g.k_w() == 2 * g.pad() + 1
+}
+
+/// One row of a "same" convolution's column matrix (see [`is_same_conv`]).
+enum SameRow<'a> {
+    /// Every value is zero (the tap reads only padding).
+    Zero,
+    /// Positions `lo..hi` hold `src` (the shifted plane), the rest zero; then, in output rows
+    /// `rows`, the columns `cols` (which read the left or right padding) are zero too.
+    Shifted {
+        src: &'a [f32],
+        lo: usize,
+        hi: usize,
+        rows: std::ops::Range<usize>,
+        cols: std::ops::Range<usize>,
+        w: usize,
+    },
+}
+
+/// The positions a [`SameRow::Shifted`] row must zero after copying `src`.
+fn padding_positions(
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    w: usize,
+) -> impl Iterator<Item = usize> {
+    rows.flat_map(move |y| (y * w + cols.start)..(y * w + cols.end))
+}
+
+/// Calls `emit(r, row)` for every row `r` of one image's column matrix when `g` is a "same"
+/// convolution.
+fn same_conv_rows(image: &[f32], g: &Conv2dGeometry, mut emit: impl FnMut(usize, SameRow<'_>)) {
+    let (h, w, pad) = (g.h_in(), g.w_in(), g.pad());
+    let hw = h * w;
+    let mut r = 0;
+    for c in 0..g.c_in() {
+        let plane = &image[c * hw..(c + 1) * hw];
+        for ki in 0..g.k_h() {
+            // Output rows whose input row oy + ki - pad lies inside the image.
+            let (rlo, rhi) = (
+                pad.saturating_sub(ki),
+                h.saturating_sub(ki.saturating_sub(pad)),
+            );
+            for kj in 0..g.k_w() {
+                let row = r;
+                r += 1;
+                if rlo >= rhi {
+                    emit(row, SameRow::Zero);
+                    continue;
+                }
+                // Output position p reads plane[p + off] (when that is not padding).
+                let off = (ki as isize - pad as isize) * w as isize + (kj as isize - pad as isize);
+                let lo = (rlo * w).max((-off).max(0) as usize).min(rhi * w);
+                let hi = (rhi * w).min((hw as isize - off).max(0) as usize).max(lo);
+                // lo < hi implies lo + off >= 0 and hi + off <= hw.
+                let src: &[f32] = if lo < hi {
+                    &plane[(lo as isize + off) as usize..(hi as isize + off) as usize]
+                } else {
+                    &[]
+                };
+                // Columns reading the left (kj < pad) or right (kj > pad) padding.
+                let cols = if kj < pad {
+                    0..(pad - kj).min(w)
+                } else {
+                    w - (kj - pad).min(w)..w
+                };
+                emit(
+                    row,
+                    SameRow::Shifted {
+                        src,
+                        lo,
+                        hi,
+                        rows: rlo..rhi,
+                        cols,
+                        w,
+                    },
+                );
+            }
+        }
+    }
+}
+
 /// [`im2col`] into a column matrix in panels (see [`crate::panel`]) of `g.col_rows()` rows:
 /// this image's column `q` goes to column `p0 + q` of the panel matrix.
 fn im2col_panels(dst: &mut [f32], p0: usize, image: &[f32], g: &Conv2dGeometry) {
+    let k = g.col_rows();
+    if is_same_conv(g) {
+        same_conv_rows(image, g, |r, row| match row {
+            SameRow::Zero => panel::put_zeros(dst, k, r, p0, g.col_cols()),
+            SameRow::Shifted {
+                src,
+                lo,
+                hi,
+                rows,
+                cols,
+                w,
+            } => {
+                panel::put_zeros(dst, k, r, p0, lo);
+                panel::put_run(dst, k, r, p0 + lo, src);
+                panel::put_zeros(dst, k, r, p0 + hi, g.col_cols() - hi);
+                for p in padding_positions(rows, cols, w) {
+                    let q = p0 + p;
+                    dst[(q / panel::NR) * k * panel::NR + r * panel::NR + q % panel::NR] = 0.0;
+                }
+            }
+        });
+        return;
+    }
     let (h_in, w_in, h_out, w_out) = (g.h_in(), g.w_in(), g.h_out(), g.w_out());
-    let (stride, pad, k) = (g.stride(), g.pad(), g.col_rows());
+    let (stride, pad) = (g.stride(), g.pad());
     let mut gathered = vec![0.0f32; if stride == 1 { 0 } else { w_out }];
     let mut r = 0;
     for c in 0..g.c_in() {

@@ -126,23 +126,14 @@ pub(crate) fn put_run(b: &mut [f32], k: usize, r: usize, mut p: usize, mut src: 
         let lane = p % NR;
         let take = (NR - lane).min(src.len());
         let at = (p / NR) * k * NR + r * NR + lane;
-        copy_short(&mut b[at..at + take], &src[..take]);
+        if take == NR {
+            // A fixed-size copy compiles to a few moves instead of a call.
+            b[at..at + NR].copy_from_slice(&src[..NR]);
+        } else {
+            b[at..at + take].copy_from_slice(&src[..take]);
+        }
         src = &src[take..];
         p += take;
-    }
-}
-
-/// `dst.copy_from_slice(src)` for at most [`NR`] values, in fixed-size pieces of 8, 4, 2 and 1
-/// that compile to register moves (a variable-length copy calls `memcpy`, whose call costs
-/// more than these short runs).
-#[inline(always)]
-fn copy_short(dst: &mut [f32], src: &[f32]) {
-    let mut at = 0;
-    for piece in [8, 4, 2, 1] {
-        while dst.len() - at >= piece {
-            dst[at..at + piece].copy_from_slice(&src[at..at + piece]);
-            at += piece;
-        }
     }
 }
 

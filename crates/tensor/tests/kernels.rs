@@ -163,6 +163,24 @@ fn geometry() -> impl Strategy<Value = Conv2dGeometry> {
         )
 }
 
+/// "Same" convolutions (stride 1, kernel 2 pad + 1), which im2col copies as shifted planes.
+fn same_geometry() -> impl Strategy<Value = Conv2dGeometry> {
+    (
+        1usize..=10,
+        1usize..=3,
+        1usize..=3,
+        1usize..=12,
+        1usize..=12,
+        0usize..=2,
+    )
+        .prop_filter_map(
+            "kernel must fit the padded input",
+            |(n, c_in, c_out, h, w, p)| {
+                Conv2dGeometry::new([n, c_in, h, w], c_out, [2 * p + 1, 2 * p + 1], 1, p).ok()
+            },
+        )
+}
+
 fn conv_forward_fast(x: &[f32], wt: &[f32], b: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
     let mut out = vec![f32::NAN; g.n() * g.output_image_len()];
     tensor::conv2d_forward(&mut out, x, wt, b, g).unwrap();
@@ -196,6 +214,24 @@ proptest! {
         let mut col = vec![f32::NAN; g.col_rows() * g.col_cols()];
         tensor::im2col_into(&mut col, &image, &g).unwrap();
         prop_assert_eq!(bits(&col), bits(&reference::im2col(&image, &g)));
+    }
+
+    #[test]
+    fn same_conv_im2col_and_conv_match_reference(g in same_geometry(), seed in any::<u64>()) {
+        let image = random_vec(g.input_image_len(), seed);
+        let mut col = vec![f32::NAN; g.col_rows() * g.col_cols()];
+        tensor::im2col_into(&mut col, &image, &g).unwrap();
+        prop_assert_eq!(bits(&col), bits(&reference::im2col(&image, &g)));
+        let x = random_vec(g.n() * g.input_image_len(), seed ^ 1);
+        let wt = random_vec(g.weight_len(), seed ^ 2);
+        let b = random_vec(g.c_out(), seed ^ 3);
+        assert_close("conv2d_forward", &conv_forward_fast(&x, &wt, &b, &g), &reference::conv2d_forward(&x, &wt, &b, &g));
+        let go = random_vec(g.n() * g.output_image_len(), seed ^ 4);
+        let (gi, gw, gb) = conv_backward_fast(&go, &x, &wt, &g);
+        let (ri, rw, rb) = reference::conv2d_backward(&go, &x, &wt, &g);
+        assert_close("grad_input", &gi, &ri);
+        assert_close("grad_weight", &gw, &rw);
+        assert_close("grad_bias", &gb, &rb);
     }
 
     #[test]
