@@ -567,7 +567,7 @@ pub(crate) fn backward_blocks(
                     fill_go(go_wide, ld, j, i);
                 }
                 // gw[c_out, ckk] = go[c_out, b * hw] · colᵀ  (col stored [ckk, b * hw])
-                panel::gemm_nt_dots(&mut gw, (go_wide, ld), (col, ld), [c_out, ld, ckk]);
+                panel::gemm_nt_dots((&mut gw, ckk), (go_wide, ld), (col, ld), [c_out, ld, ckk]);
                 for (b, row) in gb.iter_mut().zip(go_wide.chunks_exact(ld)) {
                     *b = sum_in_lanes(row);
                 }

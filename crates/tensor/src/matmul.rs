@@ -2,7 +2,9 @@
 //!
 //! Every function computes `out[m, n] (=|+=) op(a)[m, k] · op(b)[k, n]` on row-major slices.
 //! The arithmetic is done by `matrixmultiply`'s packed SIMD micro-kernels (AVX/FMA chosen at
-//! run time, so the binary runs on any x86-64). Large products are split over rayon into
+//! run time, so the binary runs on any x86-64), except `a · bᵀ` (the `_nt` variants, a dense
+//! layer's forward pass), which takes dot products of rows as they lie (`panel`'s dot tiles):
+//! no packing of the weight, which at small batches costs more than the product. Large products are split over rayon into
 //! fixed blocks of output rows (or, for products of few rows, of output columns): a block's
 //! size never depends on the thread count, and each
 //! output value is summed over `k` by one task in one fixed order, so results are
@@ -203,6 +205,10 @@ fn gemm(
     if m == 0 || n == 0 {
         return Ok(());
     }
+    if let (Layout::Plain, Layout::Transposed) = (a_layout, b_layout) {
+        gemm_nt(out, a, b, [m, k, n], accumulate);
+        return Ok(());
+    }
     let macs = m.saturating_mul(k).saturating_mul(n);
     if macs < PARALLEL_MACS || (m <= ROW_BLOCK && n <= COL_BLOCK) {
         gemm_rows(out, a, a_layout, b, b_layout, [m, k, n], 0, m, accumulate);
@@ -228,6 +234,58 @@ fn gemm(
         gemm_cols(out, a, a_layout, b, b_layout, [m, k, n], accumulate);
     }
     Ok(())
+}
+
+/// `out (=|+=) a · bᵀ` with both operands row-major along `k`: dot products without packing
+/// (see `panel::gemm_nt_dots`; a dense layer's forward pass reads its weight as it lies, which
+/// at batch 1 costs a fraction of packing it). Parallel over fixed blocks of [`ROW_BLOCK`]
+/// output rows, or of [`COL_BLOCK`] output columns when there are few rows; every value is
+/// one dot product in one fixed order, so the split never changes a bit.
+fn gemm_nt(out: &mut [f32], a: &[f32], b: &[f32], [m, k, n]: [usize; 3], accumulate: bool) {
+    // The product of output rows row0.. and columns col0..col0 + cols into `dst` (stride
+    // `ld`), added to what is there with `accumulate`.
+    let block = |dst: &mut [f32], ld: usize, row0: usize, rows: usize, col0: usize, cols: usize| {
+        let a_rows = &a[row0 * k..(row0 + rows) * k];
+        let b_rows = &b[col0 * k..(col0 + cols) * k];
+        if accumulate {
+            let mut tmp = vec![0.0f32; rows * cols];
+            crate::panel::gemm_nt_dots((&mut tmp, cols), (a_rows, k), (b_rows, k), [rows, k, cols]);
+            for (d, t) in dst.chunks_mut(ld).zip(tmp.chunks_exact(cols)) {
+                d[..cols].iter_mut().zip(t).for_each(|(d, t)| *d += t);
+            }
+        } else {
+            crate::panel::gemm_nt_dots((dst, ld), (a_rows, k), (b_rows, k), [rows, k, cols]);
+        }
+    };
+    let macs = m.saturating_mul(k).saturating_mul(n);
+    if macs < PARALLEL_MACS || (m <= ROW_BLOCK && n <= COL_BLOCK) {
+        block(out, n, 0, m, 0, n);
+    } else if m > ROW_BLOCK {
+        out.par_chunks_mut(ROW_BLOCK * n)
+            .enumerate()
+            .for_each(|(i, rows)| block(rows, n, i * ROW_BLOCK, rows.len() / n, 0, n));
+    } else {
+        let parts: Vec<(usize, Vec<f32>)> = (0..n.div_ceil(COL_BLOCK))
+            .into_par_iter()
+            .map(|j| {
+                let (col0, cols) = (j * COL_BLOCK, COL_BLOCK.min(n - j * COL_BLOCK));
+                let mut buf = vec![0.0f32; m * cols];
+                if accumulate {
+                    for (d, s) in buf.chunks_exact_mut(cols).zip(out.chunks_exact(n)) {
+                        d.copy_from_slice(&s[col0..col0 + cols]);
+                    }
+                }
+                block(&mut buf, cols, 0, m, col0, cols);
+                (col0, buf)
+            })
+            .collect();
+        for (col0, buf) in &parts {
+            let cols = buf.len() / m;
+            for (d, s) in out.chunks_exact_mut(n).zip(buf.chunks_exact(cols)) {
+                d[*col0..col0 + cols].copy_from_slice(s);
+            }
+        }
+    }
 }
 
 /// Few rows, many columns (a dense layer on one batch): fixed blocks of [`COL_BLOCK`] output

@@ -203,7 +203,7 @@ pub(crate) fn gemm_with(
         let b_tile = &b[jp * k * NR..(jp + take) * k * NR];
         for (ip, a_panel) in a.chunks_exact(k * MR).take(m.div_ceil(MR)).enumerate() {
             match (kernel, take) {
-                // SAFETY (all three): `kernel.is_supported()` was asserted above, so the CPU
+                // SAFETY (all four): `kernel.is_supported()` was asserted above, so the CPU
                 // has AVX-512 F (and AVX2 and FMA); `a_panel` holds k * MR values, `b_tile`
                 // take * k * NR, and `tile` MR * WIDEST * NR.
                 #[cfg(target_arch = "x86_64")]
@@ -215,9 +215,11 @@ pub(crate) fn gemm_with(
                     x86::tile_avx512::<2>(a_panel, b_tile, k, &mut tile)
                 },
                 #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx512 | Kernel::Avx2, _) => unsafe {
-                    x86::tile_avx2(a_panel, b_tile, k, &mut tile)
+                (Kernel::Avx512, _) => unsafe {
+                    x86::tile_avx512::<1>(a_panel, b_tile, k, &mut tile)
                 },
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx2, _) => unsafe { x86::tile_avx2(a_panel, b_tile, k, &mut tile) },
                 _ => tile_portable(a_panel, b_tile, k, &mut tile),
             }
             // Store the valid rows and columns of the tile (row stride `width`).
@@ -235,36 +237,38 @@ pub(crate) fn gemm_with(
 /// Most panels one AVX-512 tile covers.
 const WIDEST: usize = 3;
 
-/// Rows of each operand per tile of [`gemm_nt_dots`].
-const DOT_TILE: usize = 4;
 /// Lanes of the running sums of [`gemm_nt_dots`].
 const DOT_LANES: usize = 16;
+/// Most values of one dot tile (4 x 4, or 1 x 8 for few rows of `a`).
+const DOT_TILE_MAX: usize = 16;
 
 /// `c[m, n] = a[m, k] · b[n, k]ᵀ` for row-major `a` and `b` (row strides `lda`, `ldb`), `c`
-/// row-major `[m, n]`: each value a dot product of a row of `a` and a row of `b`, with no
-/// packing (the rows are read as they lie). For the convolution's weight gradient
-/// `grad_out[c_out, ld] · col[ckk, ld]ᵀ`, whose long `k` makes packing costly.
+/// row-major with row stride `ldc`: each value a dot product of a row of `a` and a row of
+/// `b`, with no packing (the rows are read as they lie). For the convolution's weight
+/// gradient `grad_out[c_out, ld] · col[ckk, ld]ᵀ`, whose long `k` makes packing costly, and
+/// for a dense layer's forward pass `x · weightᵀ`.
 ///
-/// Order of the arithmetic (the same for every kernel): both rows are taken as zero-padded
-/// to a multiple of 16; lane `l` of 16 accumulates `a[i, p] * b[j, p]` for `p = l, l + 16,
-/// ...` in ascending order with fused multiply-adds from `+0.0`; the 16 lanes are then added
-/// in the tree `l + 8`, `l + 4`, `l + 2`, `l + 1`, as in `sum_in_lanes`.
+/// Order of the arithmetic (the same for every kernel and tile shape, so a value never
+/// depends on how many rows `a` has): both rows are taken as zero-padded to a multiple of 16;
+/// lane `l` of 16 accumulates `a[i, p] * b[j, p]` for `p = l, l + 16, ...` in ascending
+/// order with fused multiply-adds from `+0.0`; the 16 lanes are then added in the tree
+/// `l + 8`, `l + 4`, `l + 2`, `l + 1`, as in `sum_in_lanes`.
 ///
 /// # Panics
 /// When a slice is shorter than the sizes say.
 pub(crate) fn gemm_nt_dots(
-    c: &mut [f32],
+    (c, ldc): (&mut [f32], usize),
     (a, lda): (&[f32], usize),
     (b, ldb): (&[f32], usize),
     [m, k, n]: [usize; 3],
 ) {
-    gemm_nt_dots_with(Kernel::detect(), c, (a, lda), (b, ldb), [m, k, n]);
+    gemm_nt_dots_with(Kernel::detect(), (c, ldc), (a, lda), (b, ldb), [m, k, n]);
 }
 
 /// [`gemm_nt_dots`] with a given kernel, which must be supported.
 pub(crate) fn gemm_nt_dots_with(
     kernel: Kernel,
-    c: &mut [f32],
+    (c, ldc): (&mut [f32], usize),
     (a, lda): (&[f32], usize),
     (b, ldb): (&[f32], usize),
     [m, k, n]: [usize; 3],
@@ -273,31 +277,46 @@ pub(crate) fn gemm_nt_dots_with(
         return;
     }
     assert!(kernel.is_supported(), "dot kernel {kernel:?} not supported");
-    assert!(lda >= k && ldb >= k, "dot gemm: strides");
+    assert!(lda >= k && ldb >= k && ldc >= n, "dot gemm: strides");
     assert!(a.len() >= (m - 1) * lda + k, "dot gemm: a too short");
     assert!(b.len() >= (n - 1) * ldb + k, "dot gemm: b too short");
-    assert!(c.len() >= m * n, "dot gemm: c too short");
-    let mut lanes = [[0.0f32; DOT_LANES]; DOT_TILE * DOT_TILE];
-    for j0 in (0..n).step_by(DOT_TILE) {
+    assert!(c.len() >= (m - 1) * ldc + n, "dot gemm: c too short");
+    if m >= 4 {
+        dot_tiles::<4, 4>(kernel, (c, ldc), (a, lda), (b, ldb), [m, k, n]);
+    } else {
+        dot_tiles::<1, 8>(kernel, (c, ldc), (a, lda), (b, ldb), [m, k, n]);
+    }
+}
+
+/// [`gemm_nt_dots_with`] in tiles of `MA` rows of `a` by `MB` rows of `b`.
+fn dot_tiles<const MA: usize, const MB: usize>(
+    kernel: Kernel,
+    (c, ldc): (&mut [f32], usize),
+    (a, lda): (&[f32], usize),
+    (b, ldb): (&[f32], usize),
+    [m, k, n]: [usize; 3],
+) {
+    let mut lanes = [[0.0f32; DOT_LANES]; DOT_TILE_MAX];
+    let lanes = &mut lanes[..MA * MB];
+    for j0 in (0..n).step_by(MB) {
         // Rows past the end repeat the last row; their results are not stored.
-        let b_rows: [&[f32]; DOT_TILE] =
-            std::array::from_fn(|t| &b[(j0 + t).min(n - 1) * ldb..][..k]);
-        for i0 in (0..m).step_by(DOT_TILE) {
-            let a_rows: [&[f32]; DOT_TILE] =
+        let b_rows: [&[f32]; MB] = std::array::from_fn(|t| &b[(j0 + t).min(n - 1) * ldb..][..k]);
+        for i0 in (0..m).step_by(MA) {
+            let a_rows: [&[f32]; MA] =
                 std::array::from_fn(|t| &a[(i0 + t).min(m - 1) * lda..][..k]);
             match kernel {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `kernel.is_supported()` was asserted, so the CPU has AVX-512 F;
-                // every row holds k values.
-                Kernel::Avx512 => unsafe { x86::dots_avx512(&a_rows, &b_rows, k, &mut lanes) },
+                // every row holds k values and `lanes` MA * MB arrays.
+                Kernel::Avx512 => unsafe { x86::dots_avx512(&a_rows, &b_rows, k, lanes) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: as above, with AVX2 and FMA.
-                Kernel::Avx2 => unsafe { dots_avx2(&a_rows, &b_rows, k, &mut lanes) },
-                _ => dots_portable(&a_rows, &b_rows, k, &mut lanes),
+                Kernel::Avx2 => unsafe { dots_avx2(&a_rows, &b_rows, k, lanes) },
+                _ => dots_body(&a_rows, &b_rows, k, lanes),
             }
-            for (ti, row) in lanes.chunks_exact(DOT_TILE).enumerate().take(m - i0) {
+            for (ti, row) in lanes.chunks_exact(MB).enumerate().take(m - i0) {
                 for (tj, l) in row.iter().enumerate().take(n - j0) {
-                    c[(i0 + ti) * n + j0 + tj] = reduce_lanes(l);
+                    c[(i0 + ti) * ldc + j0 + tj] = reduce_lanes(l);
                 }
             }
         }
@@ -317,15 +336,15 @@ fn reduce_lanes(l: &[f32; DOT_LANES]) -> f32 {
     v[0]
 }
 
-/// The lane sums of one tile in plain Rust: `lanes[ti * 4 + tj][l]`.
+/// The lane sums of one tile in plain Rust: `lanes[ti * MB + tj][l]`.
 #[inline(always)]
-fn dots_body(
-    a: &[&[f32]; DOT_TILE],
-    b: &[&[f32]; DOT_TILE],
+fn dots_body<const MA: usize, const MB: usize>(
+    a: &[&[f32]; MA],
+    b: &[&[f32]; MB],
     k: usize,
-    lanes: &mut [[f32; DOT_LANES]; DOT_TILE * DOT_TILE],
+    lanes: &mut [[f32; DOT_LANES]],
 ) {
-    *lanes = [[0.0; DOT_LANES]; DOT_TILE * DOT_TILE];
+    lanes.fill([0.0; DOT_LANES]);
     let mut p = 0;
     while p < k {
         let take = DOT_LANES.min(k - p);
@@ -334,11 +353,11 @@ fn dots_body(
             v[..take].copy_from_slice(&row[p..p + take]);
             v
         };
-        let av: [[f32; DOT_LANES]; DOT_TILE] = std::array::from_fn(|t| chunk(a[t]));
-        let bv: [[f32; DOT_LANES]; DOT_TILE] = std::array::from_fn(|t| chunk(b[t]));
+        let av: [[f32; DOT_LANES]; MA] = std::array::from_fn(|t| chunk(a[t]));
+        let bv: [[f32; DOT_LANES]; MB] = std::array::from_fn(|t| chunk(b[t]));
         for (ti, x) in av.iter().enumerate() {
             for (tj, y) in bv.iter().enumerate() {
-                let acc = &mut lanes[ti * DOT_TILE + tj];
+                let acc = &mut lanes[ti * MB + tj];
                 for l in 0..DOT_LANES {
                     acc[l] = x[l].mul_add(y[l], acc[l]);
                 }
@@ -348,26 +367,17 @@ fn dots_body(
     }
 }
 
-fn dots_portable(
-    a: &[&[f32]; DOT_TILE],
-    b: &[&[f32]; DOT_TILE],
-    k: usize,
-    lanes: &mut [[f32; DOT_LANES]; DOT_TILE * DOT_TILE],
-) {
-    dots_body(a, b, k, lanes);
-}
-
 /// [`dots_body`] compiled for AVX2 with FMA.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dots_avx2(
-    a: &[&[f32]; DOT_TILE],
-    b: &[&[f32]; DOT_TILE],
+unsafe fn dots_avx2<const MA: usize, const MB: usize>(
+    a: &[&[f32]; MA],
+    b: &[&[f32]; MB],
     k: usize,
-    lanes: &mut [[f32; DOT_LANES]; DOT_TILE * DOT_TILE],
+    lanes: &mut [[f32; DOT_LANES]],
 ) {
     dots_body(a, b, k, lanes);
 }
@@ -434,22 +444,24 @@ mod x86 {
         }
     }
 
-    /// The lane sums of one 4 x 4 tile of dot products with 16 zmm accumulators (see
-    /// `gemm_nt_dots`): `lanes[ti * 4 + tj][l]`.
+    /// The lane sums of one `MA x MB` tile of dot products with `MA * MB` zmm accumulators
+    /// (see `gemm_nt_dots`): `lanes[ti * MB + tj][l]`.
     ///
     /// # Safety
-    /// The CPU must support AVX-512 F; every row must hold at least `k` values.
+    /// The CPU must support AVX-512 F; every row must hold at least `k` values; `lanes` must
+    /// hold at least `MA * MB` arrays.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn dots_avx512(
-        a: &[&[f32]; 4],
-        b: &[&[f32]; 4],
+    pub(super) unsafe fn dots_avx512<const MA: usize, const MB: usize>(
+        a: &[&[f32]; MA],
+        b: &[&[f32]; MB],
         k: usize,
-        lanes: &mut [[f32; 16]; 16],
+        lanes: &mut [[f32; 16]],
     ) {
         debug_assert!(a.iter().chain(b).all(|r| r.len() >= k));
-        let pa: [*const f32; 4] = std::array::from_fn(|t| a[t].as_ptr());
-        let pb: [*const f32; 4] = std::array::from_fn(|t| b[t].as_ptr());
-        let mut acc = [[_mm512_setzero_ps(); 4]; 4];
+        assert!(lanes.len() >= MA * MB, "dot tile lanes");
+        let pa: [*const f32; MA] = std::array::from_fn(|t| a[t].as_ptr());
+        let pb: [*const f32; MB] = std::array::from_fn(|t| b[t].as_ptr());
+        let mut acc = [[_mm512_setzero_ps(); MB]; MA];
         let mut p = 0;
         while p < k {
             // Lanes at or past k load as zero (masked), as the padding the order defines.
@@ -460,9 +472,9 @@ mod x86 {
             };
             // SAFETY: the mask enables only lanes p + l < k, inside every row.
             unsafe {
-                let x: [__m512; 4] =
+                let x: [__m512; MA] =
                     std::array::from_fn(|t| _mm512_maskz_loadu_ps(mask, pa[t].add(p)));
-                let y: [__m512; 4] =
+                let y: [__m512; MB] =
                     std::array::from_fn(|t| _mm512_maskz_loadu_ps(mask, pb[t].add(p)));
                 for (acc, &x) in acc.iter_mut().zip(&x) {
                     for (acc, &y) in acc.iter_mut().zip(&y) {
@@ -474,8 +486,8 @@ mod x86 {
         }
         for (ti, acc) in acc.iter().enumerate() {
             for (tj, &v) in acc.iter().enumerate() {
-                // SAFETY: each lane array holds 16 values.
-                unsafe { _mm512_storeu_ps(lanes[ti * 4 + tj].as_mut_ptr(), v) };
+                // SAFETY: each lane array holds 16 values (and there are MA * MB of them).
+                unsafe { _mm512_storeu_ps(lanes[ti * MB + tj].as_mut_ptr(), v) };
             }
         }
     }
@@ -606,7 +618,7 @@ mod tests {
         }
         for kernel in Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
             let mut c = vec![f32::NAN; m * n];
-            gemm_nt_dots_with(kernel, &mut c, (&a, lda), (&b, ldb), [m, k, n]);
+            gemm_nt_dots_with(kernel, (&mut c, n), (&a, lda), (&b, ldb), [m, k, n]);
             let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
             let exp: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
             prop_assert_eq!(got, exp, "{:?}", kernel);
