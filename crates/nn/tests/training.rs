@@ -57,13 +57,13 @@ fn param_bytes(model: &Sequential) -> Vec<u8> {
     bytes
 }
 
-fn train_20_steps(threads: usize) -> Vec<u8> {
+fn train_20_steps(spec: &ModelSpec, threads: usize) -> Vec<u8> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
     pool.install(|| {
-        let mut model = ModelSpec::seed().build(7).unwrap();
+        let mut model = spec.build(7).unwrap();
         let mut sgd = Sgd::new(0.05, 0.9, 1e-4).unwrap();
         for s in 0..20 {
             let (x, labels) = random_batch(64, 100 + s);
@@ -75,9 +75,13 @@ fn train_20_steps(threads: usize) -> Vec<u8> {
 
 #[test]
 fn same_seed_gives_identical_parameter_bytes_with_1_2_and_4_threads() {
-    let one = train_20_steps(1);
-    assert_eq!(one, train_20_steps(2), "2 threads differ from 1");
-    assert_eq!(one, train_20_steps(4), "4 threads differ from 1");
+    // The seed network and the LeNet-style one (fused conv-ReLU-pool blocks, the panel GEMM,
+    // dot tiles, column-split dense products) through the layer-by-layer Sequential.
+    for spec in [ModelSpec::seed(), ModelSpec::lenet()] {
+        let one = train_20_steps(&spec, 1);
+        assert_eq!(one, train_20_steps(&spec, 2), "2 threads differ from 1");
+        assert_eq!(one, train_20_steps(&spec, 4), "4 threads differ from 1");
+    }
 }
 
 #[test]
