@@ -88,6 +88,7 @@ pub(crate) struct Cli {
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    engine::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),

@@ -151,6 +151,7 @@ struct Setup {
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    engine::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),

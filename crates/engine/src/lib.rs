@@ -23,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod alloc;
 mod batch;
 mod error;
 mod eval;
@@ -31,6 +32,7 @@ mod schedule;
 mod source;
 mod train;
 
+pub use alloc::keep_freed_memory;
 pub use batch::epoch_order;
 pub use error::{Error, Result};
 pub use eval::{evaluate, Evaluation};
