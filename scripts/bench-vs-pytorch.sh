@@ -64,5 +64,5 @@ for net in nets:
         t_l = statistics.median(x["latency_us_median"] for x in torch)
         o_a = statistics.median(o["accuracy"] for o in ours)
         t_a = statistics.median(x["acc"][-1] for x in torch)
-        print(f"{net:6} {t:>3} | {o_s:8.3f} {t_s:8.3f} {ratio:7.1f}x | {o_i:10.0f} {t_i:11.0f} | {o_l:7.1f} {t_l:8.1f} | {o_a:8.4f} {t_a:9.4f}")
+        print(f"{net:6} {t:>3} | {o_s:8.3f} {t_s:8.3f} {ratio:7.2f}x | {o_i:10.0f} {t_i:11.0f} | {o_l:7.1f} {t_l:8.1f} | {o_a:8.4f} {t_a:9.4f}")
 PY
