@@ -15,6 +15,12 @@
 //! are sums over the batch: each fixed block of [`GRAD_BLOCK`] images sums into its own
 //! partial buffer, then the partials are added in block order. Neither the blocks nor the
 //! order depend on the thread count, so the result is bit-identical with 1 or 64 threads.
+//!
+//! The products run on the kernels of `panel` (AVX-512, AVX2 or portable, bit-identical):
+//! the forward product, with im2col writing the column matrix straight into the kernel's
+//! panels, and `weightᵀ · grad_out` on packed panels; the weight gradient as dot-product
+//! tiles along the long axis, with no packing. For "same" convolutions (stride 1, kernel
+//! `2 pad + 1`) each row of the column matrix is a shifted copy of an input plane.
 
 use std::cell::RefCell;
 
@@ -605,7 +611,7 @@ pub(crate) fn backward_blocks(
 }
 
 /// Lanes of [`sum_in_lanes`].
-const SUM_LANES: usize = 16;
+const SUM_LANES: usize = panel::DOT_LANES;
 
 /// `Σ v` in a fixed order that vectorises: lane `l` adds `v[l], v[l + 16], ...` in order,
 /// then the 16 lane sums are added in a fixed tree. (A plain left-to-right sum is one long
@@ -622,14 +628,7 @@ pub(crate) fn sum_in_lanes(v: &[f32]) -> f32 {
     for (a, &x) in acc.iter_mut().zip(rest) {
         *a += x;
     }
-    let mut half = SUM_LANES / 2;
-    while half > 0 {
-        for l in 0..half {
-            acc[l] += acc[l + half];
-        }
-        half /= 2;
-    }
-    acc[0]
+    panel::reduce_lanes(&acc)
 }
 
 #[cfg(test)]

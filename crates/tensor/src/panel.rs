@@ -238,7 +238,7 @@ pub(crate) fn gemm_with(
 const WIDEST: usize = 3;
 
 /// Lanes of the running sums of [`gemm_nt_dots`].
-const DOT_LANES: usize = 16;
+pub(crate) const DOT_LANES: usize = 16;
 /// Most values of one dot tile (4 x 4, or 1 x 8 for few rows of `a`).
 const DOT_TILE_MAX: usize = 16;
 
@@ -323,8 +323,9 @@ fn dot_tiles<const MA: usize, const MB: usize>(
     }
 }
 
-/// The fixed tree of [`gemm_nt_dots`]: lanes `l` and `l + 8`, then `+ 4`, `+ 2`, `+ 1`.
-fn reduce_lanes(l: &[f32; DOT_LANES]) -> f32 {
+/// The fixed tree of [`gemm_nt_dots`] (and of `sum_in_lanes`): lanes `l` and `l + 8`, then
+/// `+ 4`, `+ 2`, `+ 1`.
+pub(crate) fn reduce_lanes(l: &[f32; DOT_LANES]) -> f32 {
     let mut v = *l;
     let mut half = DOT_LANES / 2;
     while half > 0 {
