@@ -1,5 +1,6 @@
 //! Matrix multiply on packed panels: the convolution's products `weight · col` (forward) and
-//! `weightᵀ · grad_out` (backward to the input).
+//! `weightᵀ · grad_out` (backward to the input); and dot-product tiles without packing
+//! ([`gemm_nt_dots`]) for the weight gradient and the dense layer's `x · weightᵀ`.
 //!
 //! `c[m, n] = a[m, k] · b[k, n]` with
 //! - `a` packed by [`pack_a`] into panels of [`MR`] rows: `a[(i / MR) * k * MR + kk * MR + i % MR]`
@@ -11,8 +12,8 @@
 //!   stored.
 //!
 //! Every value is one chain of fused multiply-adds in ascending `k` starting from `+0.0`:
-//! `acc = fma(a[i, kk], b[kk, j], acc)`. The AVX-512 kernel (8 rows x 32 columns per tile,
-//! 16 vector accumulators), the AVX2 kernel (8 x 16) and the portable loop (a software fma
+//! `acc = fma(a[i, kk], b[kk, j], acc)`. The AVX-512 kernel (8 rows x 16, 32 or 48 columns per
+//! tile, up to 24 vector accumulators), the AVX2 kernel (8 x 16) and the portable loop (a software fma
 //! where the CPU has none) all compute exactly that, so they give bit-identical results and
 //! the instruction set is chosen at run time (the binary runs on any x86-64).
 
