@@ -150,8 +150,7 @@ struct Setup {
 }
 
 fn main() -> ExitCode {
-    restore_sigpipe();
-    engine::keep_freed_memory();
+    engine::setup_process();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
@@ -163,17 +162,6 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Lets a closed pipe (`eval | head`) end the process quietly, as it does for other
-/// command-line tools, instead of making `print!` panic. Rust ignores SIGPIPE by default.
-fn restore_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: called first thing in `main`, before any other thread exists; it only resets
-    // the disposition of SIGPIPE to the default action, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

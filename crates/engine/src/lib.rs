@@ -23,20 +23,20 @@
 //! ```
 #![deny(missing_docs)]
 
-mod alloc;
 mod batch;
 mod error;
 mod eval;
 mod predict;
+mod process;
 mod schedule;
 mod source;
 mod train;
 
-pub use alloc::keep_freed_memory;
 pub use batch::epoch_order;
 pub use error::{Error, Result};
 pub use eval::{evaluate, Evaluation};
 pub use predict::Predictor;
+pub use process::setup_process;
 pub use schedule::Schedule;
 pub use source::{class_names, DataSource, DIGIT_NAMES, FASHION_NAMES, SYNTHETIC_TEST_START};
 pub use train::{

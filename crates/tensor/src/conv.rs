@@ -258,8 +258,7 @@ fn im2col_panels(dst: &mut [f32], p0: usize, image: &[f32], g: &Conv2dGeometry) 
                 panel::put_run(dst, k, r, p0 + lo, src);
                 panel::put_zeros(dst, k, r, p0 + hi, g.col_cols() - hi);
                 for p in padding_positions(rows, cols, w) {
-                    let q = p0 + p;
-                    dst[(q / panel::NR) * k * panel::NR + r * panel::NR + q % panel::NR] = 0.0;
+                    dst[panel::at(k, r, p0 + p)] = 0.0;
                 }
             }
         });

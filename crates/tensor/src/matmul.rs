@@ -265,26 +265,9 @@ fn gemm_nt(out: &mut [f32], a: &[f32], b: &[f32], [m, k, n]: [usize; 3], accumul
             .enumerate()
             .for_each(|(i, rows)| block(rows, n, i * ROW_BLOCK, rows.len() / n, 0, n));
     } else {
-        let parts: Vec<(usize, Vec<f32>)> = (0..n.div_ceil(COL_BLOCK))
-            .into_par_iter()
-            .map(|j| {
-                let (col0, cols) = (j * COL_BLOCK, COL_BLOCK.min(n - j * COL_BLOCK));
-                let mut buf = vec![0.0f32; m * cols];
-                if accumulate {
-                    for (d, s) in buf.chunks_exact_mut(cols).zip(out.chunks_exact(n)) {
-                        d.copy_from_slice(&s[col0..col0 + cols]);
-                    }
-                }
-                block(&mut buf, cols, 0, m, col0, cols);
-                (col0, buf)
-            })
-            .collect();
-        for (col0, buf) in &parts {
-            let cols = buf.len() / m;
-            for (d, s) in out.chunks_exact_mut(n).zip(buf.chunks_exact(cols)) {
-                d[*col0..col0 + cols].copy_from_slice(s);
-            }
-        }
+        in_column_blocks(out, [m, n], accumulate, |buf, col0, cols| {
+            block(buf, cols, 0, m, col0, cols)
+        });
     }
 }
 
@@ -304,6 +287,31 @@ fn gemm_cols(
         Layout::Plain => (k, 1),
         Layout::Transposed => (1, m),
     };
+    in_column_blocks(out, [m, n], accumulate, |buf, col0, cols| {
+        // Column `col0` of op(b) starts at `col0` (plain, [k, n]) or `col0 * k` ([n, k]).
+        let (b_cols, rsb, csb) = match b_layout {
+            Layout::Plain => (&b[col0..], n, 1),
+            Layout::Transposed => (&b[col0 * k..], 1, k),
+        };
+        sgemm_checked(
+            [m, k, cols],
+            (a, rsa, csa),
+            (b_cols, rsb, csb),
+            (buf, cols),
+            accumulate,
+        );
+    });
+}
+
+/// Runs `product(buf, col0, cols)` in parallel for fixed blocks of [`COL_BLOCK`] columns of
+/// `out [m, n]`, each into its own `[m, cols]` buffer (holding `out`'s values with
+/// `accumulate`, zeros otherwise), then copies the blocks back in order.
+fn in_column_blocks(
+    out: &mut [f32],
+    [m, n]: [usize; 2],
+    accumulate: bool,
+    product: impl Fn(&mut [f32], usize, usize) + Sync,
+) {
     let blocks: Vec<(usize, Vec<f32>)> = (0..n.div_ceil(COL_BLOCK))
         .into_par_iter()
         .map(|block| {
@@ -315,18 +323,7 @@ fn gemm_cols(
                     dst.copy_from_slice(&src[col0..col0 + cols]);
                 }
             }
-            // Column `col0` of op(b) starts at `col0` (plain, [k, n]) or `col0 * k` ([n, k]).
-            let (b_cols, rsb, csb) = match b_layout {
-                Layout::Plain => (&b[col0..], n, 1),
-                Layout::Transposed => (&b[col0 * k..], 1, k),
-            };
-            sgemm_checked(
-                [m, k, cols],
-                (a, rsa, csa),
-                (b_cols, rsb, csb),
-                (&mut buf, cols),
-                accumulate,
-            );
+            product(&mut buf, col0, cols);
             (col0, buf)
         })
         .collect();

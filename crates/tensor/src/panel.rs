@@ -119,6 +119,12 @@ pub(crate) fn pack_b(dst: &mut [f32], b: &[f32], ldb: usize, k: usize, n: usize)
     }
 }
 
+/// Index in a `b` in panels of `k` rows of row `r`, column `p`.
+#[inline(always)]
+pub(crate) fn at(k: usize, r: usize, p: usize) -> usize {
+    (p / NR) * k * NR + r * NR + p % NR
+}
+
 /// Writes `src` (values of row `r`, columns `p..p + src.len()`) into a `b` in panels of `k`
 /// rows: contiguous runs within each panel.
 #[inline]
@@ -126,7 +132,7 @@ pub(crate) fn put_run(b: &mut [f32], k: usize, r: usize, mut p: usize, mut src: 
     while !src.is_empty() {
         let lane = p % NR;
         let take = (NR - lane).min(src.len());
-        let at = (p / NR) * k * NR + r * NR + lane;
+        let at = at(k, r, p);
         if take == NR {
             // A fixed-size copy compiles to a few moves instead of a call.
             b[at..at + NR].copy_from_slice(&src[..NR]);
@@ -144,7 +150,7 @@ pub(crate) fn put_zeros(b: &mut [f32], k: usize, r: usize, mut p: usize, mut len
     while len > 0 {
         let lane = p % NR;
         let take = (NR - lane).min(len);
-        let at = (p / NR) * k * NR + r * NR + lane;
+        let at = at(k, r, p);
         b[at..at + take].fill(0.0);
         len -= take;
         p += take;
