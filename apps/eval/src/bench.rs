@@ -2,13 +2,12 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use datagen::Dataset;
+use anyhow::Result;
 use engine::Predictor;
-use nn::Sequential;
 use serde_json::json;
 
-use crate::Cli;
+use crate::flags::Cli;
+use crate::loaded::Loaded;
 
 /// Images per batch for the throughput figure (as in PyTorch's reference benchmark).
 const BATCH: usize = 1000;
@@ -29,8 +28,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Times classification (logits and the predicted class) of every test image in batches of
 /// 1,000, then of single images one call at a time.
-pub fn run(cli: &Cli, model: &Sequential, data: &Dataset, classes: usize) -> Result<()> {
-    let mut predictor = Predictor::new(model, data.rows(), data.cols(), classes)?;
+pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
+    let (data, desc) = m.test_data(cli)?;
+    println!("{}", m.describe(cli));
+    println!("data: {desc}: {} test images", data.len());
+    println!();
+    let classes = m.names.len();
+    let data = &data;
+    let mut predictor = Predictor::new(&m.model, data.rows(), data.cols(), classes)?;
     let len = data.image_len();
     let mut logits = Vec::new();
     let mut checksum = 0usize;
@@ -75,9 +80,9 @@ pub fn run(cli: &Cli, model: &Sequential, data: &Dataset, classes: usize) -> Res
     }
     let (rate, latency) = (median(rates), median(latencies));
     println!(
-        "inference: {rate:.0} images/s ({} images in batches of {BATCH}, median of {PASSES} passes, {} threads, {} path)",
+        "inference: {rate:.0} images/s ({} images in batches of {BATCH}, median of {PASSES} passes, {}, {} path)",
         data.len(),
-        rayon::current_num_threads(),
+        cli::plural(rayon::current_num_threads(), "thread"),
         if predictor.is_fused() { "fused seed-network" } else { "layer-by-layer" }
     );
     println!("latency: {latency:.1} us per single image (median of {CALLS} calls)");
@@ -93,8 +98,7 @@ pub fn run(cli: &Cli, model: &Sequential, data: &Dataset, classes: usize) -> Res
             "fused": predictor.is_fused(),
             "model": cli.model,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&out)?)
-            .with_context(|| format!("writing results {}", path.display()))?;
+        crate::write_json(path, &out)?;
     }
     Ok(())
 }

@@ -1,30 +1,22 @@
 //! `eval --gallery`: synthetic digits per class beside real ones, in ASCII.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use datagen::{idx, Style};
 use engine::{DataSource, DIGIT_NAMES};
 use viz::Panel;
 
-use crate::Cli;
+use crate::flags::Cli;
 
 /// Prints, for each digit, `per_class` synthetic digits (the `--style`, default strokes,
 /// with `--seed`, default 1) and, with `--data idx:DIR`, the first `per_class` real digits of
 /// that class from the directory's test pair.
-pub fn print(cli: &Cli, per_class: usize) -> Result<()> {
-    if per_class == 0 {
-        bail!("--gallery needs at least 1 image per class");
-    }
-    let style: Style = cli
-        .style
-        .as_deref()
-        .unwrap_or("strokes")
-        .parse()
-        .map_err(anyhow::Error::msg)?;
+pub fn run(cli: &Cli, per_class: usize) -> Result<()> {
+    let style: Style = cli.style.map_or(Style::Strokes, Style::from);
     let seed = cli.seed.unwrap_or(1);
-    let real = match cli.data.parse::<DataSource>()? {
-        DataSource::Synthetic => None,
-        DataSource::Idx(dir) => Some(
-            idx::load_split(&dir, idx::Split::Test)
+    let real = match &cli.data {
+        None | Some(DataSource::Synthetic) => None,
+        Some(DataSource::Idx(dir)) => Some(
+            idx::load_split(dir, idx::Split::Test)
                 .with_context(|| format!("loading real digits from {}", dir.display()))?,
         ),
     };

@@ -34,7 +34,7 @@ fn model() -> &'static Path {
 }
 
 fn eval(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eval"))
+    Command::new(env!("CARGO_BIN_EXE_digits-eval"))
         .args(args)
         .output()
         .unwrap()
@@ -55,7 +55,7 @@ fn assert_one_line_error(out: &Output, needle: &str) {
 #[test]
 fn missing_model_says_to_train_first() {
     let out = eval(&["--model", "/no/such/model.json"]);
-    assert_one_line_error(&out, "run `cargo run --release -p train` first");
+    assert_one_line_error(&out, "train one first (`cargo run --release -p train`");
 }
 
 #[test]

@@ -254,7 +254,7 @@ fn render(dir: &Path, variant: &str) -> Vec<(PathBuf, u8)> {
 }
 
 fn eval(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eval"))
+    Command::new(env!("CARGO_BIN_EXE_digits-eval"))
         .args(args)
         .output()
         .unwrap()
@@ -378,7 +378,7 @@ fn stdin_is_read_for_a_dash() {
     let dir = scratch("stdin");
     let files = render(&dir, "gray");
     let bytes = std::fs::read(&files[0].0).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eval"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_digits-eval"))
         .args(["--model", model().to_str().unwrap(), "--image", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -2,7 +2,6 @@
 //! MNIST-format IDX files and saves the model as JSON.
 
 mod checkpoint;
-mod save;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -259,9 +258,9 @@ fn validate(cli: &Cli) -> Result<(OptimizerChoice, Option<Augment>)> {
         Some("elastic") => Some(Augment::with_elastic()),
         Some(other) => bail!("--augment '{other}' is not basic or elastic"),
     };
-    save::check_writable(&cli.out)?;
+    cli::check_writable(&cli.out)?;
     if let Some(path) = &cli.json {
-        save::check_writable(path)?;
+        cli::check_writable(path)?;
     }
     Ok((o, augment))
 }
@@ -350,7 +349,7 @@ fn setup(cli: &Cli) -> Result<Setup> {
         .clone()
         .unwrap_or_else(|| default_checkpoint(&cli.out));
     if cli.checkpoint_every > 0 || cli.checkpoint.is_some() {
-        save::check_writable(&checkpoint)?;
+        cli::check_writable(&checkpoint)?;
     }
     let resume = cli.resume.as_deref().map(read_checkpoint).transpose()?;
     let source: DataSource = cli.data.parse()?;
@@ -468,19 +467,15 @@ fn interrupt_flag() -> Result<Arc<AtomicBool>> {
 
 fn write_json(path: &Path, value: &impl serde::Serialize, what: &str) -> Result<()> {
     let text = serde_json::to_string(value)?;
-    save::write_atomic(path, text.as_bytes())
+    cli::write_atomic(path, text.as_bytes())
         .with_context(|| format!("writing {what} {}", path.display()))
 }
 
 fn run(cli: &Cli) -> Result<Finished> {
+    // Before anything starts rayon's pool (generating synthetic data does).
+    cli::init_threads(cli.threads)?;
     let setup = setup(cli)?;
     let run_settings = settings(cli, &setup);
-    if let Some(threads) = cli.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-            .context("starting the worker threads")?;
-    }
     let Setup {
         ref spec,
         ref train,
@@ -645,6 +640,7 @@ fn run(cli: &Cli) -> Result<Finished> {
         epoch_seconds.push(seconds);
         epochs_json.push(json!({
             "epoch": epoch + 1,
+            "lr": lr_at(steps_per_epoch.saturating_sub(1)),
             "loss": stats.loss,
             "train_accuracy": stats.accuracy,
             "val_accuracy": val_accuracy,
@@ -679,6 +675,7 @@ fn run(cli: &Cli) -> Result<Finished> {
         meta.insert(k.clone(), v.clone());
     }
     meta.insert("class_names".into(), json!(names));
+    meta.insert("history".into(), json!(epochs_json));
     let (params, kept_accuracy) = match &best {
         Some(b) => {
             meta.insert("kept_epoch".into(), json!(b.epoch));

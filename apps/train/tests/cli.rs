@@ -13,7 +13,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn train(args: &[&str], threads: Option<usize>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_train"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_digits-train"));
     cmd.args(args);
     if let Some(t) = threads {
         cmd.env("RAYON_NUM_THREADS", t.to_string());

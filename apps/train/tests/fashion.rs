@@ -28,7 +28,7 @@ fn seed_network_reaches_87_5_percent_on_fashion_mnist_in_3_epochs() {
     let dir = std::env::temp_dir().join(format!("digits-fashion-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (model, metrics) = (dir.join("model.json"), dir.join("metrics.json"));
-    let out = Command::new(env!("CARGO_BIN_EXE_train"))
+    let out = Command::new(env!("CARGO_BIN_EXE_digits-train"))
         .args([
             "--data",
             &format!("idx:{FASHION}"),

@@ -33,13 +33,13 @@ fn args(out: &Path) -> Vec<String> {
 fn issue_9_ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     let dir = scratch("sigint");
     let (straight, resumed) = (dir.join("straight.json"), dir.join("resumed.json"));
-    let status = Command::new(env!("CARGO_BIN_EXE_train"))
+    let status = Command::new(env!("CARGO_BIN_EXE_digits-train"))
         .args(args(&straight))
         .output()
         .unwrap();
     assert!(status.status.success());
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_train"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_digits-train"))
         .args(args(&resumed))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -80,7 +80,7 @@ fn issue_9_ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
 
     let mut again = args(&resumed);
     again.extend(["--resume".to_string(), checkpoint.display().to_string()]);
-    let out = Command::new(env!("CARGO_BIN_EXE_train"))
+    let out = Command::new(env!("CARGO_BIN_EXE_digits-train"))
         .args(&again)
         .output()
         .unwrap();

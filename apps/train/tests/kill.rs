@@ -17,7 +17,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn command(out: &Path, seed: u64) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_train"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_digits-train"));
     cmd.args([
         "--epochs",
         "2",

@@ -13,7 +13,7 @@ pub enum Error {
         reason: String,
     },
     /// A file could not be opened or read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

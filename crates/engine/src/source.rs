@@ -48,6 +48,9 @@ impl FromStr for DataSource {
         }
         match s.strip_prefix("idx:") {
             Some(dir) if !dir.is_empty() => Ok(Self::Idx(PathBuf::from(dir))),
+            _ if Path::new(s).is_dir() => Err(Error::Invalid(format!(
+                "data source '{s}' is not 'synthetic' or 'idx:DIR' (for the MNIST-format files in that directory, write idx:{s})"
+            ))),
             _ => Err(Error::Invalid(format!(
                 "data source '{s}' is not 'synthetic' or 'idx:DIR'"
             ))),

@@ -108,7 +108,7 @@ pub enum Error {
         computed: String,
     },
     /// A model file is not valid JSON of the expected structure.
-    #[error("model file is not valid: {0}")]
+    #[error("model file is not valid JSON of a model")]
     Json(#[from] serde_json::Error),
 }
 

@@ -1,21 +1,22 @@
-//! Reading a picture for `--image`: PNG, JPEG or PGM/PPM from a file or stdin, guarded against
+//! Reading a picture: PNG, JPEG or PGM/PPM from a file, stdin or memory, guarded against
 //! decompression bombs, as pixels for `datagen::preprocess`.
 
 use std::io::{Cursor, Read};
 
-use anyhow::{anyhow, bail, Context, Result};
 use datagen::preprocess::{Channels, Page};
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 
+use crate::error::{Error, Result};
+
 /// Most pixels a picture may declare (100 megapixels); the header says, before any decoding.
-const MAX_PIXELS: u64 = 100_000_000;
+pub const MAX_PIXELS: u64 = 100_000_000;
 
 /// Most bytes the decoder may allocate: a 100-megapixel RGBA picture with 8 bits a channel
 /// fits, a small file that claims to unpack into gigabytes does not.
 const MAX_ALLOC: u64 = 512 << 20;
 
 /// Most bytes read from a file or stdin.
-const MAX_FILE: u64 = 256 << 20;
+pub const MAX_FILE: u64 = 256 << 20;
 
 /// Longest side handed to preprocessing: larger pictures are first shrunk by area averaging,
 /// which keeps a digit that covers a fiftieth of the page at 40 pixels or more.
@@ -40,18 +41,33 @@ pub struct Picture {
 
 impl Picture {
     /// The pixels as a page for `datagen::preprocess`.
+    ///
+    /// # Errors
+    /// [`Error::Preprocess`] if the pixels do not fit the size (never for a decoded picture).
     pub fn page(&self) -> Result<Page<'_>> {
-        Page::new(self.width, self.height, self.channels, &self.data)
-            .with_context(|| format!("{}: unusable pixels", self.name))
+        Ok(Page::new(
+            self.width,
+            self.height,
+            self.channels,
+            &self.data,
+        )?)
     }
 }
 
 /// Reads and decodes `path`, or stdin for `-`.
+///
+/// # Errors
+/// [`Error::Io`] when it cannot be read, [`Error::FileTooLarge`] past [`MAX_FILE`] bytes, and
+/// the errors of [`decode`].
 pub fn read(path: &str) -> Result<Picture> {
+    let io = |name: &str| {
+        let name = name.to_string();
+        move |source| Error::Io { name, source }
+    };
     let (name, mut source): (String, Box<dyn Read>) = if path == "-" {
         ("<stdin>".into(), Box::new(std::io::stdin().lock()))
     } else {
-        let file = std::fs::File::open(path).with_context(|| format!("reading {path}"))?;
+        let file = std::fs::File::open(path).map_err(io(path))?;
         (path.into(), Box::new(file))
     };
     let mut bytes = Vec::new();
@@ -59,9 +75,12 @@ pub fn read(path: &str) -> Result<Picture> {
         .by_ref()
         .take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {name}"))?;
+        .map_err(io(&name))?;
     if bytes.len() as u64 > MAX_FILE {
-        bail!("{name}: larger than {} MiB", MAX_FILE >> 20);
+        return Err(Error::FileTooLarge {
+            name,
+            max_mib: MAX_FILE >> 20,
+        });
     }
     decode(&name, &bytes)
 }
@@ -75,37 +94,52 @@ fn one_line(e: impl std::fmt::Display) -> String {
 }
 
 /// Decodes a picture held in memory; `name` is used in messages.
+///
+/// # Errors
+/// [`Error::NotAPicture`], [`Error::Unsupported`], [`Error::Broken`], [`Error::TooLarge`]
+/// (from the header, before anything is allocated for the pixels) or [`Error::Empty`].
 pub fn decode(name: &str, bytes: &[u8]) -> Result<Picture> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .with_context(|| format!("reading {name}"))?;
+        .map_err(|source| Error::Io {
+            name: name.into(),
+            source,
+        })?;
     let format = match reader.format() {
         Some(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Pnm)) => f,
-        Some(other) => bail!(
-            "{name}: {} pictures are not supported (PNG, JPEG or PGM/PPM)",
-            other
-                .extensions_str()
-                .first()
-                .unwrap_or(&"these")
-                .to_uppercase()
-        ),
-        None => bail!("{name}: not a PNG, JPEG or PGM/PPM picture"),
+        Some(other) => {
+            return Err(Error::Unsupported {
+                name: name.into(),
+                format: other
+                    .extensions_str()
+                    .first()
+                    .unwrap_or(&"these")
+                    .to_uppercase(),
+            })
+        }
+        None => return Err(Error::NotAPicture { name: name.into() }),
     };
     let label = match format {
         ImageFormat::Png => "PNG",
         ImageFormat::Jpeg => "JPEG",
         _ => "PNM",
     };
-    let broken = |e: image::ImageError| anyhow!("{name}: broken {label} picture: {}", one_line(e));
+    let broken = |e: image::ImageError| Error::Broken {
+        name: name.into(),
+        format: label,
+        reason: one_line(e),
+    };
     // The header alone gives the size: refuse a bomb before allocating anything for it.
     let (w, h) = ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
         .map_err(broken)?;
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
-        bail!(
-            "{name}: {w}x{h} pixels is too large (at most {} megapixels)",
-            MAX_PIXELS / 1_000_000
-        );
+        return Err(Error::TooLarge {
+            name: name.into(),
+            width: w,
+            height: h,
+            max_megapixels: MAX_PIXELS / 1_000_000,
+        });
     }
     let mut reader = reader;
     let mut limits = Limits::default();
@@ -115,7 +149,7 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<Picture> {
     reader.limits(limits);
     let mut img = reader.decode().map_err(broken)?;
     if img.width() == 0 || img.height() == 0 {
-        bail!("{name}: the picture has no pixels");
+        return Err(Error::Empty { name: name.into() });
     }
     let kind = format!("{label} {}x{} {:?}", img.width(), img.height(), img.color());
     if img.width().max(img.height()) > WORK_SIDE {
@@ -165,8 +199,8 @@ mod tests {
         png_of(DynamicImage::ImageRgba8(img))
     }
 
-    fn assert_one_line(err: &anyhow::Error, needle: &str) {
-        let text = format!("{err:#}");
+    fn assert_one_line(err: &Error, needle: &str) {
+        let text = err.to_string();
         assert!(!text.contains('\n'), "{text:?}");
         assert!(text.contains(needle), "{needle:?} not in {text:?}");
     }
@@ -223,7 +257,7 @@ mod tests {
                 let out = prepare(&pic.page().unwrap(), &Options::default());
                 assert!(out.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
             }
-            Err(e) => assert!(!format!("{e:#}").contains('\n'), "{e:#}"),
+            Err(e) => assert!(!e.to_string().contains('\n'), "{e}"),
         };
         for len in 0..good.len() {
             check(&good[..len]);

@@ -1,4 +1,5 @@
-//! Writing files so that a crash never leaves a half-written one behind.
+//! Writing files so that a crash never leaves a half-written one behind, and checking before
+//! any work that they can be written.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -1,0 +1,57 @@
+//! What the `digits-train` and `digits-eval` commands share: errors printed as one line
+//! (clap's "did you mean" kept), files written atomically and checked before any work, the
+//! worker threads set up before anything starts them, model files read with a clear word
+//! when the file is something else, and the value parsers behind the numeric flags.
+#![deny(missing_docs)]
+
+mod exit;
+pub mod files;
+mod model;
+pub mod values;
+
+pub use exit::{clap_exit, error_exit};
+pub use files::{check_writable, write_atomic};
+pub use model::{load_model, read_model};
+
+/// Sets the number of worker threads before anything starts rayon's pool (data generation
+/// does): call it first thing after parsing the flags. `None` keeps rayon's default (all
+/// cores, or `RAYON_NUM_THREADS`).
+///
+/// # Errors
+/// When the pool cannot be started with that many threads.
+pub fn init_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("starting {n} worker threads: {e}"))?;
+    }
+    Ok(())
+}
+
+/// `n` and the noun, in the singular for 1: `1 thread`, `2 threads`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The synthetic digit styles as a flag value (`--help` lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StyleArg {
+    /// Handwriting-like strokes (the default generator).
+    Strokes,
+    /// The original demo's 7-segment look.
+    Segments,
+}
+
+impl From<StyleArg> for datagen::Style {
+    fn from(s: StyleArg) -> Self {
+        match s {
+            StyleArg::Strokes => datagen::Style::Strokes,
+            StyleArg::Segments => datagen::Style::Segments,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The model a run checks, its class names, and the test data it is checked on.
+
+use anyhow::{bail, Context, Result};
+use datagen::{idx, Dataset, Style};
+use engine::{class_names, DataSource, DIGIT_NAMES, SYNTHETIC_TEST_START};
+use nn::{SavedModel, Sequential};
+
+use crate::flags::Cli;
+
+/// A model file, read and built, with the names of its classes.
+pub struct Loaded {
+    /// The file as read.
+    pub saved: SavedModel,
+    /// Its network.
+    pub model: Sequential,
+    /// One name per output.
+    pub names: Vec<String>,
+}
+
+impl Loaded {
+    /// Reads `--model` and decides the class names (`--classes`, else the model's, else
+    /// digits when there are ten outputs).
+    pub fn open(cli: &Cli) -> Result<Self> {
+        let (saved, model) = cli::load_model(&cli.model)?;
+        let classes = saved
+            .spec
+            .classes()
+            .with_context(|| format!("reading model {}", cli.model.display()))?;
+        let names = names_for(cli, &saved, classes)?;
+        Ok(Self {
+            saved,
+            model,
+            names,
+        })
+    }
+
+    /// The class names as `&str`s.
+    pub fn name_refs(&self) -> Vec<&str> {
+        self.names.iter().map(String::as_str).collect()
+    }
+
+    /// A string the model's metadata holds under `key`.
+    pub fn meta_str(&self, key: &str) -> Option<&str> {
+        self.saved.meta.get(key).and_then(|v| v.as_str())
+    }
+
+    /// The data source to test on: `--data`, else the IDX directory the model was trained
+    /// on when it still exists, else synthetic digits (with a warning when the model was
+    /// trained on something else).
+    pub fn data_source(&self, cli: &Cli) -> DataSource {
+        if let Some(d) = &cli.data {
+            return d.clone();
+        }
+        match self.meta_str("data").map(str::parse::<DataSource>) {
+            Some(Ok(DataSource::Idx(dir))) if dir.is_dir() => DataSource::Idx(dir),
+            Some(Ok(DataSource::Idx(dir))) => {
+                eprintln!(
+                    "warning: the model was trained on idx:{}, which is not here; testing on synthetic digits (pass --data idx:DIR)",
+                    dir.display()
+                );
+                DataSource::Synthetic
+            }
+            _ => DataSource::Synthetic,
+        }
+    }
+
+    /// The test images and their description, checked against the model's input size.
+    pub fn test_data(&self, cli: &Cli) -> Result<(Dataset, String)> {
+        let (data, desc) = match self.data_source(cli) {
+            DataSource::Synthetic => {
+                let style: Style = match cli.style {
+                    Some(s) => s.into(),
+                    None => self
+                        .meta_str("style")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(Style::Strokes),
+                };
+                let seed = cli
+                    .seed
+                    .or(self.saved.meta.get("seed").and_then(|v| v.as_u64()))
+                    .unwrap_or(1);
+                let data = datagen::generate(style, seed, SYNTHETIC_TEST_START, cli.count);
+                (data, format!("synthetic {style} digits, seed {seed}"))
+            }
+            DataSource::Idx(dir) => {
+                let data = idx::load_split(&dir, idx::Split::Test)
+                    .with_context(|| format!("loading test data from {}", dir.display()))?
+                    .truncated(cli.count);
+                (data, format!("IDX test files in {}", dir.display()))
+            }
+        };
+        let [_, h, w] = self.saved.spec.input;
+        if data.rows() != h || data.cols() != w {
+            bail!(
+                "test images are {}x{}, the model takes {h}x{w}",
+                data.rows(),
+                data.cols()
+            );
+        }
+        Ok((data, desc))
+    }
+
+    /// The `model:` line every mode prints first.
+    pub fn describe(&self, cli: &Cli) -> String {
+        format!(
+            "model: {} ({}), {} parameters",
+            cli.model.display(),
+            self.saved.spec,
+            self.model.param_count()
+        )
+    }
+}
+
+fn names_for(cli: &Cli, saved: &SavedModel, classes: usize) -> Result<Vec<String>> {
+    let names = match (&cli.classes, saved.meta.get("class_names")) {
+        (Some(spec), _) => class_names(spec)?,
+        (None, Some(stored)) => serde_json::from_value(stored.clone()).unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
+    if names.len() == classes {
+        return Ok(names);
+    }
+    if cli.classes.is_some() {
+        bail!(
+            "--classes gives {} names but the model has {classes} outputs",
+            names.len()
+        );
+    }
+    // No usable names stored: digits when they fit, class numbers otherwise.
+    Ok(if classes == DIGIT_NAMES.len() {
+        DIGIT_NAMES.iter().map(|s| s.to_string()).collect()
+    } else {
+        (0..classes).map(|c| format!("class {c}")).collect()
+    })
+}

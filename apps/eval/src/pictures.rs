@@ -1,0 +1,54 @@
+//! `--image`: the digit in each picture, with what the network saw and an honest verdict.
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use vision::Verdict;
+
+use crate::flags::Cli;
+use crate::loaded::Loaded;
+use crate::recognise;
+
+/// Reads every picture first (a bad file stops the run before any output), then shows what
+/// the network sees and says for each.
+pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
+    vision::check_model(&m.saved.spec)?;
+    if paths.iter().filter(|p| *p == "-").count() > 1 {
+        bail!("--image: stdin (`-`) can be read only once");
+    }
+    let pictures = paths
+        .iter()
+        .map(|path| vision::read(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names = m.name_refs();
+    println!("{}", m.describe(cli));
+    println!();
+    let mut json_rows = Vec::new();
+    let (mut digits, mut unsure, mut none) = (0, 0, 0);
+    for pic in &pictures {
+        let r = vision::recognise(&m.model, &pic.page()?, cli.min_confidence)
+            .with_context(|| format!("recognising {}", pic.name))?;
+        print!("{}", recognise::report(pic, &r, &names)?);
+        match r.verdict {
+            Verdict::Digit(_) => digits += 1,
+            Verdict::Unsure(..) => unsure += 1,
+            Verdict::NoDigit(_) => none += 1,
+        }
+        json_rows.push(recognise::to_json(pic, &r, &names));
+    }
+    if pictures.len() > 1 {
+        println!(
+            "{} pictures: {digits} digits, {unsure} unsure, {none} without a digit",
+            pictures.len()
+        );
+    }
+    if let Some(path) = &cli.json {
+        let out = json!({
+            "predictions": json_rows,
+            "class_names": names,
+            "min_confidence": cli.min_confidence,
+            "model": cli.model,
+        });
+        crate::write_json(path, &out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! What the network sees in a picture, which pixels decided, what it says, and an honest
+//! verdict when the picture holds no single digit or the network is unsure.
+
+use std::fmt::Write;
+
+use datagen::preprocess::{prepare, Concern, Diagnostics, Options, Page};
+use datagen::{IMAGE_LEN, IMAGE_SIDE};
+use nn::Sequential;
+use tensor::Tensor;
+
+use crate::error::{Error, Result};
+
+/// Side of the square patch that occlusion blanks out.
+const PATCH: usize = 3;
+
+/// Occluded copies run through the network at once.
+const CHUNK: usize = 256;
+
+/// What the answer is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// A digit, confidently.
+    Digit(usize),
+    /// The two most likely classes, neither above the confidence floor.
+    Unsure(usize, usize),
+    /// Not one digit, whatever the network says.
+    NoDigit(Concern),
+}
+
+impl Verdict {
+    /// In words: the class name, `unsure: A or B`, or `no digit: why`.
+    pub fn text(self, names: &[&str]) -> String {
+        match self {
+            Verdict::Digit(c) => names[c].to_string(),
+            Verdict::Unsure(a, b) => format!("unsure: {} or {}", names[a], names[b]),
+            Verdict::NoDigit(why) => format!("no digit: {why}"),
+        }
+    }
+}
+
+/// One picture, recognised.
+#[derive(Debug, Clone)]
+pub struct Recognition {
+    /// The 28x28 image the network saw.
+    pub input: Vec<f32>,
+    /// What preprocessing found.
+    pub diagnostics: Diagnostics,
+    /// Probability of each class.
+    pub probs: Vec<f32>,
+    /// The most likely class.
+    pub class: usize,
+    /// How much each pixel supported `class` (see [`occlusion`]).
+    pub saliency: Vec<f32>,
+    /// The answer.
+    pub verdict: Verdict,
+}
+
+/// The confidence floor of the verdict when none is given: below it, "unsure: A or B".
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.6;
+
+/// Checks that `model` takes the 1x28x28 images that [`recognise`] prepares.
+///
+/// # Errors
+/// [`Error::WrongModelInput`] naming the model's input shape.
+pub fn check_model(model: &nn::ModelSpec) -> Result<()> {
+    match model.input {
+        [1, h, w] if h == IMAGE_SIDE && w == IMAGE_SIDE => Ok(()),
+        [c, h, w] => Err(Error::WrongModelInput { c, h, w }),
+    }
+}
+
+/// Prepares `page`, runs the network and decides the verdict.
+///
+/// # Errors
+/// An error of the network (a model that does not take 1x28x28 images; see [`check_model`]).
+pub fn recognise(model: &Sequential, page: &Page<'_>, min_confidence: f32) -> Result<Recognition> {
+    let prepared = prepare(page, &Options::default());
+    let input = prepared.pixels;
+    let logp = log_probs(model, &input, 1)?;
+    let probs: Vec<f32> = logp.iter().map(|l| l.exp()).collect();
+    let order = ranked(&probs);
+    let class = order[0];
+    let saliency = occlusion(model, &input, class, logp[class])?;
+    let verdict = match prepared.diagnostics.concern {
+        Some(why) => Verdict::NoDigit(why),
+        None if probs[class] < min_confidence => Verdict::Unsure(class, order[1]),
+        None => Verdict::Digit(class),
+    };
+    Ok(Recognition {
+        input,
+        diagnostics: prepared.diagnostics,
+        probs,
+        class,
+        saliency,
+        verdict,
+    })
+}
+
+/// Class indices, most likely first (ties: lower index first).
+fn ranked(probs: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    order
+}
+
+/// Log-probabilities of `n` images of 28x28 held in `batch`, row by row.
+fn log_probs(model: &Sequential, batch: &[f32], n: usize) -> Result<Vec<f32>> {
+    let x = Tensor::from_vec(vec![n, 1, IMAGE_SIDE, IMAGE_SIDE], batch.to_vec())?;
+    let logits = model.infer(&x)?;
+    let classes = logits.len() / n;
+    let mut out = vec![0.0; logits.len()];
+    tensor::log_softmax_rows_into(&mut out, logits.data(), n, classes)?;
+    Ok(out)
+}
+
+/// Occlusion saliency: for every pixel, blank the 3x3 patch around it and measure how much the
+/// log-probability of `class` drops; each ink pixel gets the mean drop of the patches that
+/// cover it (rises count as 0). The log scale keeps the map informative when the network is
+/// sure: a probability of 0.9999 hardly moves, its log does. Patches over no ink change
+/// nothing and are skipped.
+fn occlusion(model: &Sequential, input: &[f32], class: usize, base: f32) -> Result<Vec<f32>> {
+    let side = IMAGE_SIDE;
+    let half = PATCH / 2;
+    let patch = |c: usize| c.saturating_sub(half)..(c + half + 1).min(side);
+    let centres: Vec<(usize, usize)> = (0..IMAGE_LEN)
+        .map(|i| (i % side, i / side))
+        .filter(|&(x, y)| patch(y).any(|py| patch(x).any(|px| input[py * side + px] > 0.0)))
+        .collect();
+    let mut drop = vec![0.0f32; IMAGE_LEN];
+    let mut count = vec![0u32; IMAGE_LEN];
+    for chunk in centres.chunks(CHUNK) {
+        let mut batch = Vec::with_capacity(chunk.len() * IMAGE_LEN);
+        for &(x, y) in chunk {
+            let start = batch.len();
+            batch.extend_from_slice(input);
+            for py in patch(y) {
+                for px in patch(x) {
+                    batch[start + py * side + px] = 0.0;
+                }
+            }
+        }
+        let logp = log_probs(model, &batch, chunk.len())?;
+        let classes = logp.len() / chunk.len();
+        for (k, &(x, y)) in chunk.iter().enumerate() {
+            let d = (base - logp[k * classes + class]).max(0.0);
+            for py in patch(y) {
+                for px in patch(x) {
+                    drop[py * side + px] += d;
+                    count[py * side + px] += 1;
+                }
+            }
+        }
+    }
+    Ok(drop
+        .iter()
+        .zip(&count)
+        .zip(input)
+        .map(|((&d, &n), &v)| if v > 0.0 && n > 0 { d / n as f32 } else { 0.0 })
+        .collect())
+}
+
+/// How the page looked, in one line: polarity, ink box, marks, pen width, what was dropped.
+pub fn found(d: &Diagnostics) -> String {
+    let Some(b) = d.ink_box else {
+        return "no ink found".into();
+    };
+    let polarity = if d.inverted {
+        "dark ink on light paper"
+    } else {
+        "light ink on dark paper"
+    };
+    let mut text = format!(
+        "{polarity}, ink box {}x{} at ({}, {}), {} mark{}, pen {:.1} px",
+        b.width,
+        b.height,
+        b.x,
+        b.y,
+        d.components,
+        if d.components == 1 { "" } else { "s" },
+        d.stroke
+    );
+    if d.thickened > 0 {
+        write!(text, " (thickened)").ok();
+    }
+    if d.specks > 0 {
+        write!(
+            text,
+            ", {} speck{} ignored",
+            d.specks,
+            if d.specks == 1 { "" } else { "s" }
+        )
+        .ok();
+    }
+    text
+}
