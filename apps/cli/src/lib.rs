@@ -72,8 +72,7 @@ pub fn wrap_list(head: &str, parts: &[String], sep: &str, width: usize) -> Strin
             part.clone()
         };
         let trimmed = piece.trim_end();
-        if line.chars().count() + trimmed.chars().count() > width && line.trim().len() > 0 && i > 0
-        {
+        if line.chars().count() + trimmed.chars().count() > width && i > 0 {
             out.push_str(line.trim_end());
             out.push('\n');
             line = String::from("  ");
@@ -89,7 +88,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
