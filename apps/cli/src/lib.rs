@@ -110,7 +110,7 @@ mod tests {
             "network: Conv2D 8@3x3 -> ReLU -> MaxPool2x2"
         );
         assert_eq!(
-            wrap_list("network: ", &parts, " -> ", 30),
+            wrap_list("network: ", &parts, " -> ", 33),
             "network: Conv2D 8@3x3 -> ReLU ->\n  MaxPool2x2"
         );
         assert_eq!(thousands(13_610), "13,610");
