@@ -195,6 +195,8 @@ fn report_is_one_self_contained_page_with_every_section() {
     assert!(page.len() < MAX_BYTES, "{} bytes", page.len());
     let doc = Html::parse_document(&page);
     assert!(doc.errors.is_empty(), "HTML parse errors: {:?}", doc.errors);
+    // The parser does report errors (so the line above can fail).
+    assert!(!Html::parse_document("<p>a</b></td>").errors.is_empty());
     for id in SECTIONS {
         let section = select(&doc, &format!("section#{id}"));
         assert_eq!(section.len(), 1, "section {id}");

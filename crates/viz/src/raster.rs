@@ -4,7 +4,7 @@
 
 use crate::error::{check_map, Error, Result};
 
-/// How values become colours in [`png`].
+/// How values become colours in [`png()`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Scale {
     /// Gray ink on white paper: `0` (and below) is white, `max` (and above) is black. Use
@@ -25,7 +25,7 @@ pub enum Scale {
 const NEGATIVE: [f32; 3] = [33.0, 102.0, 172.0];
 const POSITIVE: [f32; 3] = [178.0, 24.0, 43.0];
 
-/// The largest side [`png`] draws (PNG itself allows 2^31 - 1).
+/// The largest side [`png()`] draws (PNG itself allows 2^31 - 1).
 pub const MAX_SIDE: usize = 16_384;
 
 /// Encodes the `h x w` row-major `map` as a PNG: 8-bit gray for [`Scale::Ink`], 8-bit RGB for

@@ -82,7 +82,7 @@ pub fn section(m: &Loaded, r: &Reliability) -> anyhow::Result<String> {
         "about as confident as it is accurate, on average"
     };
     let lead = format!(
-        "If the model says 90%, is it right 90% of the time? Test predictions are grouped by their top probability into {BINS} equal bands; each bar is the accuracy within a band, against the dashed line where accuracy equals confidence. Expected calibration error (ECE, the gap averaged over all predictions) <b>{:.2}%</b>; mean confidence {:.2}% against accuracy {:.2}%: the model is {verdict}.",
+        "If the model says 90%, is it right 90% of the time? Test predictions are grouped by their top probability into {BINS} equal bands; each bar is the accuracy within a band, its orange tick the band's mean confidence, against the dashed line where the two are equal. Expected calibration error (ECE, the gap averaged over all predictions) <b>{:.2}%</b>; mean confidence {:.2}% against accuracy {:.2}%: the model is {verdict}.",
         100.0 * r.ece,
         100.0 * r.confidence,
         100.0 * r.accuracy
@@ -90,11 +90,11 @@ pub fn section(m: &Loaded, r: &Reliability) -> anyhow::Result<String> {
     let mut out = open_section("calibration", &lead);
     out.push_str("<div class=\"side\"><figure class=\"square\">");
     out.push_str(&viz::svg::reliability_diagram(&r.bins)?);
-    out.push_str("</figure><div class=\"table-wrap\"><table><thead><tr><th>confidence</th><th class=\"num\">predictions</th><th class=\"num\">mean confidence</th><th class=\"num\">accuracy</th></tr></thead><tbody>");
+    out.push_str("</figure><div class=\"table-wrap\"><table><thead><tr><th>band</th><th class=\"num\">images</th><th class=\"num\">confidence</th><th class=\"num\">accuracy</th></tr></thead><tbody>");
     for b in r.bins.iter().filter(|b| b.count > 0) {
         let _ = write!(
             out,
-            "<tr><td>{:.1}–{:.1}%</td><td class=\"num\">{}</td><td class=\"num\">{:.2}%</td><td class=\"num\">{:.2}%</td></tr>",
+            "<tr><td class=\"nowrap\">{:.1}–{:.1}%</td><td class=\"num\">{}</td><td class=\"num\">{:.2}%</td><td class=\"num\">{:.2}%</td></tr>",
             100.0 * b.lo,
             100.0 * b.hi,
             thousands(b.count),

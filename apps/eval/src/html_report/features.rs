@@ -73,7 +73,7 @@ pub fn filters(m: &Loaded) -> Result<String> {
 pub fn maps(m: &Loaded, data: &Dataset, names: &[&str], count: usize) -> Result<String> {
     let count = count.min(data.len());
     let lead = format!(
-        "What the network looks at: the first {count} test images, and after each ReLU and each pooling the maps its filters produce (dark = strong response; each map is scaled to its own maximum, so compare shapes, not shades, between maps). The first convolution's maps follow the strokes and edges its filters detect; pooling halves them, keeping the strongest response of each 2x2 block."
+        "What the network looks at: the first {count} test images, and after each ReLU and each pooling the maps its filters produce (dark = strong response; each map is scaled to its own maximum, so compare shapes, not shades, between maps; a blank map means its filter responded nowhere on this image). The first convolution's maps follow the strokes and edges its filters detect; pooling halves them, keeping the strongest response of each 2x2 block."
     );
     let mut out = open_section("features", &lead);
     let (h, w) = (data.rows(), data.cols());
@@ -127,7 +127,7 @@ pub fn maps(m: &Loaded, data: &Dataset, names: &[&str], count: usize) -> Result<
             {
                 let max = map.iter().fold(0f32, |a, &v| a.max(v));
                 let image = png(map, mh, mw, Scale::Ink { max })?;
-                out.push_str(&img(&image, 52, &format!("map {j}")));
+                out.push_str(&img(&image, 46, &format!("map {j}")));
             }
             out.push_str("</div></div>");
         }

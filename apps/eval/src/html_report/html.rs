@@ -12,7 +12,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -67,6 +67,16 @@ pub fn json_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => "–".into(),
+        // Settings stored from `f32`s read best as the `f32` they were (0.05, not
+        // 0.05000000074505806).
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let v = n.as_f64().unwrap_or(f64::NAN);
+            if f64::from(v as f32) == v {
+                (v as f32).to_string()
+            } else {
+                v.to_string()
+            }
+        }
         other => other.to_string(),
     }
 }
@@ -82,5 +92,14 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(13_610), "13,610");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn settings_stored_from_f32_read_as_written() {
+        assert_eq!(json_text(&serde_json::json!(0.05f32)), "0.05");
+        assert_eq!(json_text(&serde_json::json!(0.1f64)), "0.1");
+        assert_eq!(json_text(&serde_json::json!(64)), "64");
+        assert_eq!(json_text(&serde_json::json!("sgd")), "sgd");
+        assert_eq!(json_text(&serde_json::Value::Null), "–");
     }
 }

@@ -52,7 +52,7 @@ pub fn section(eval: &Evaluation, data: &Dataset, names: &[&str], count: usize) 
         )?;
         let _ = write!(
             out,
-            "<div class=\"card\">{}<div class=\"meta\"><span class=\"idx\">test image #{i}</span><span>true: <b>{}</b></span></div><ol class=\"top3\">",
+            "<div class=\"card\">{}<div class=\"meta\"><span class=\"idx\">#{i}</span><span>true: <b>{}</b></span></div><ol class=\"top3\">",
             img(&image, 84, &format!("test image {i}, a {}", names[label])),
             esc(names[label])
         );

@@ -129,9 +129,8 @@ pub fn render_with(
     }
     page.push_str("</div></nav><main class=\"wrap\">");
     page.push_str(&body);
-    let _ = write!(
-        page,
-        "</main><footer class=\"wrap\">Made by <code>digits-eval --report</code>: a self-contained page (inline SVG and PNG, no scripts, nothing fetched).</footer></body></html>\n"
+    page.push_str(
+        "</main><footer class=\"wrap\">Made by <code>digits-eval --report</code>: a self-contained page (inline SVG and PNG, no scripts, nothing fetched).</footer></body></html>\n",
     );
     Ok(page)
 }

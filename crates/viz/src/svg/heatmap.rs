@@ -228,7 +228,7 @@ fn key(
         &format!(r#"font-size="11" fill="{MUTED}""#),
         "0%",
     );
-    let x = x + 20.0;
+    let x = x + 24.0;
     for i in 0..5 {
         let t = t0 + (t1 - t0) * i as f64 / 4.0;
         let _ = write!(

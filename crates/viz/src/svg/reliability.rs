@@ -2,7 +2,10 @@
 
 use std::fmt::Write;
 
-use super::{n, open, text, AXIS, GRID, MUTED, PALETTE};
+use super::{n, open, text, text_width, AXIS, GRID, MUTED, PALETTE};
+
+/// The shaded gap of an over-confident bin.
+const GAP: &str = "#fbd5b5";
 use crate::error::{Error, Result};
 
 /// One confidence bin of a [`reliability_diagram`].
@@ -21,10 +24,10 @@ pub struct ReliabilityBin {
 }
 
 /// Draws bins of confidence (x) against accuracy (y), both 0-100%: per non-empty bin a blue
-/// bar up to its accuracy and, between the accuracy and the bin's mean confidence, a red band
-/// (the gap: red above the bar means over-confident, a red band inside the bar's height means
-/// under-confident), over the dashed diagonal where confidence equals accuracy. Tooltips give
-/// each bin's range, count, confidence and accuracy.
+/// bar up to its accuracy and an orange tick at its mean confidence, over the dashed diagonal
+/// where confidence equals accuracy. Where the tick is above the bar (over-confident) the gap
+/// between them is shaded light orange; a tick inside the bar means under-confident.
+/// Tooltips give each bin's range, count, confidence and accuracy.
 ///
 /// # Errors
 /// [`Error::EmptyChart`] when no bin holds a prediction.
@@ -69,7 +72,7 @@ pub fn reliability_diagram(bins: &[ReliabilityBin]) -> Result<String> {
         let (x0, x1) = (px(b.lo), px(b.hi));
         let bw = (x1 - x0 - 1.0).max(0.5);
         let tip = format!(
-            "confidence {:.0}-{:.0}%: {} predictions, mean confidence {:.1}%, accuracy {:.1}%",
+            "confidence {:.1}-{:.1}%: {} predictions, mean confidence {:.1}%, accuracy {:.1}%",
             100.0 * b.lo,
             100.0 * b.hi,
             b.count,
@@ -77,19 +80,30 @@ pub fn reliability_diagram(bins: &[ReliabilityBin]) -> Result<String> {
             100.0 * b.accuracy
         );
         let (acc, conf) = (py(b.accuracy), py(b.confidence));
+        let _ = write!(out, "<g><title>{tip}</title>");
+        if conf < acc {
+            // Over-confident: shade the gap above the bar.
+            let _ = write!(
+                out,
+                r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{GAP}"/>"#,
+                n(x0 + 0.5),
+                n(conf),
+                n(bw),
+                n(acc - conf)
+            );
+        }
         let _ = write!(
             out,
-            r#"<g><title>{tip}</title><rect x="{}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="0.85"/><rect x="{}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="0.35" stroke="{}" stroke-width="1"/></g>"#,
+            r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/><line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2.5"/></g>"#,
             n(x0 + 0.5),
             n(acc),
             n(bw),
             n(top + size - acc),
             PALETTE[0],
             n(x0 + 0.5),
-            n(acc.min(conf)),
-            n(bw),
-            n((acc - conf).abs().max(0.5)),
-            PALETTE[1],
+            n(conf),
+            n(x0 + 0.5 + bw),
+            n(conf),
             PALETTE[1],
         );
     }
@@ -121,29 +135,40 @@ pub fn reliability_diagram(bins: &[ReliabilityBin]) -> Result<String> {
         ),
         "accuracy",
     );
-    // Legend.
+    // Legend: a swatch, a tick and a dashed line, each followed by its words.
+    let mut x = left;
     let _ = write!(
         out,
-        r#"<rect x="{}" y="10" width="14" height="12" fill="{}" fill-opacity="0.85"/><rect x="{}" y="10" width="14" height="12" fill="{}" fill-opacity="0.35" stroke="{}"/><line x1="{}" y1="16" x2="{}" y2="16" stroke="{MUTED}" stroke-dasharray="5 4"/>"#,
-        n(left),
-        PALETTE[0],
-        n(left + 84.0),
-        PALETTE[1],
-        PALETTE[1],
-        n(left + 196.0),
-        n(left + 222.0)
+        r#"<rect x="{}" y="10" width="14" height="12" fill="{}"/>"#,
+        n(x),
+        PALETTE[0]
     );
-    text(&mut out, left + 19.0, 20.5, r#"font-size="12""#, "accuracy");
+    text(&mut out, x + 19.0, 20.5, r#"font-size="12""#, "accuracy");
+    x += 19.0 + text_width("accuracy", 12.0) + 16.0;
+    let _ = write!(
+        out,
+        r#"<line x1="{}" y1="16" x2="{}" y2="16" stroke="{}" stroke-width="2.5"/>"#,
+        n(x),
+        n(x + 14.0),
+        PALETTE[1]
+    );
     text(
         &mut out,
-        left + 103.0,
+        x + 19.0,
         20.5,
         r#"font-size="12""#,
-        "gap to confidence",
+        "mean confidence",
+    );
+    x += 19.0 + text_width("mean confidence", 12.0) + 16.0;
+    let _ = write!(
+        out,
+        r#"<line x1="{}" y1="16" x2="{}" y2="16" stroke="{MUTED}" stroke-dasharray="5 4"/>"#,
+        n(x),
+        n(x + 22.0)
     );
     text(
         &mut out,
-        left + 227.0,
+        x + 27.0,
         20.5,
         r#"font-size="12""#,
         "perfectly calibrated",
