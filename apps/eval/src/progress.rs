@@ -21,9 +21,9 @@ pub fn evaluate_with_progress(
 ) -> Result<Evaluation> {
     let bar = if std::io::stderr().is_terminal() && data.len() > CHUNK {
         let bar = ProgressBar::new(data.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template(
-            "testing [{bar:30}] {pos}/{len} images, {per_sec}, ETA {eta}",
-        ) {
+        if let Ok(style) =
+            ProgressStyle::with_template("testing [{bar:30}] {pos}/{len} images, ETA {eta}")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar

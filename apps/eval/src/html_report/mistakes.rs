@@ -32,7 +32,7 @@ pub fn section(eval: &Evaluation, data: &Dataset, names: &[&str], count: usize) 
         format!("{wrong} test images are misclassified; none is shown (<code>--worst 0</code>).")
     } else {
         format!(
-            "The {} of the {wrong} misclassified test images on which the model was most sure of itself, most confident first, with the three classes it found most likely. Some are honest mistakes of the model, some are digits a person would hesitate over.",
+            "The {} of the {wrong} misclassified test images on which the model was most sure of itself, most confident first, with the three classes it found most likely. Some are plain mistakes of the model; some are images a person would hesitate over too.",
             worst.len()
         )
     };

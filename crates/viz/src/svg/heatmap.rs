@@ -54,7 +54,13 @@ pub fn confusion_heatmap(names: &[&str], counts: &[usize]) -> Result<String> {
     let top = 26.0 + if slanted { longest * 0.72 + 10.0 } else { 20.0 };
     let grid = cell * k as f64;
     let key_h = 58.0;
-    let w = (left + grid + 16.0).max(340.0);
+    // Slanted labels reach right of their column by about their length / sqrt(2).
+    let reach = if slanted {
+        left + grid - cell / 2.0 + 4.0 + longest * 0.72 + 8.0
+    } else {
+        0.0
+    };
+    let w = (left + grid + 16.0).max(340.0).max(reach);
     let h = top + grid + 12.0 + key_h;
     let mut out = String::new();
     open(
