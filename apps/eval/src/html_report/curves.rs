@@ -147,16 +147,24 @@ fn table(rows: &[&serde_json::Map<String, Value>]) -> String {
         ("seconds", "seconds"),
         ("images_per_second", "images/s"),
     ];
+    // Only the columns some epoch has a number in (model files keep no timings).
+    let cols: Vec<(&str, &str)> = cols
+        .into_iter()
+        .filter(|(key, _)| {
+            rows.iter()
+                .any(|r| r.get(*key).is_some_and(Value::is_number))
+        })
+        .collect();
     let mut out = String::from(
         "<details><summary>The numbers, epoch by epoch</summary><div class=\"table-wrap\"><table><thead><tr>",
     );
-    for (_, h) in cols {
+    for &(_, h) in &cols {
         let _ = write!(out, "<th class=\"num\">{}</th>", esc(h));
     }
     out.push_str("</tr></thead><tbody>");
     for r in rows {
         out.push_str("<tr>");
-        for (key, _) in cols {
+        for &(key, _) in &cols {
             let cell = match r.get(key).and_then(Value::as_f64) {
                 None => "–".to_string(),
                 Some(v) if key.ends_with("accuracy") => format!("{:.2}%", 100.0 * v),
