@@ -116,9 +116,10 @@ pub fn render_with(
         page,
         "<header><div class=\"wrap\"><p class=\"kicker\">digits model report</p><h1>{}</h1><p class=\"sub\">{} <span class=\"dim\">on</span> {}</p><div class=\"stats\">{}{}{}{}</div></div></header>",
         esc(&opts.model_name),
-        esc(&m.saved.spec.to_string()),
+        // Arrows that a line never breaks inside (`->` breaks after its hyphen).
+        esc(&m.saved.spec.to_string().replace(" -> ", " → ")),
         esc(desc),
-        html::stat("test accuracy", &format!("{:.2}%", 100.0 * eval.accuracy), &format!("{correct} of {} right", data.len())),
+        html::stat("test accuracy", &format!("{:.2}%", 100.0 * eval.accuracy), &format!("{} of {} right", html::thousands(correct), html::thousands(data.len()))),
         html::stat("test images", &html::thousands(data.len()), &format!("{} classes", names.len())),
         html::stat("parameters", &html::thousands(m.model.param_count()), &format!("{} layers", m.saved.spec.layers.len())),
         html::stat("calibration error", &format!("{:.2}%", 100.0 * calib.ece), "ECE, 15 bins"),
