@@ -14,7 +14,7 @@ use engine::DataSource;
 /// the confusion matrix and the 5 most confident mistakes.
 ///
 /// Other modes: --image (recognise the digit in pictures), --bench (inference speed),
-/// --gallery (synthetic digits beside real ones).
+/// --gallery (synthetic digits beside real ones), --report (one HTML page about the model).
 #[derive(Debug, Parser)]
 #[command(name = "digits-eval", version, about, long_about)]
 pub struct Cli {
@@ -76,6 +76,11 @@ pub struct Cli {
     /// ones of each class when --data idx:DIR is given, to compare them by eye.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4", value_parser = values::at_least_one, conflicts_with_all = ["image", "bench"])]
     pub gallery: Option<usize>,
+    /// Write one self-contained HTML page about the model here (training curves, accuracy per
+    /// class, confusion heat map, the --worst most confident mistakes, calibration, filters,
+    /// feature maps of --samples test images, settings and checksum), tested on --data.
+    #[arg(long, value_name = "PATH.html", conflicts_with_all = ["image", "bench", "gallery"])]
+    pub report: Option<PathBuf>,
 }
 
 /// What this run of `eval` does: exactly one mode, chosen once from the flags.
@@ -90,6 +95,8 @@ pub enum Mode {
     Bench,
     /// Synthetic digits per class beside real ones; needs no model.
     Gallery(usize),
+    /// An HTML report of the model, written to this path.
+    Report(PathBuf),
 }
 
 impl Cli {
@@ -99,6 +106,8 @@ impl Cli {
             Mode::Gallery(per_class)
         } else if !self.image.is_empty() {
             Mode::Pictures(self.image.clone())
+        } else if let Some(path) = &self.report {
+            Mode::Report(path.clone())
         } else if self.bench {
             Mode::Bench
         } else {

@@ -7,13 +7,16 @@
 //! | [`Mode::Pictures`] | `pictures.rs` (text in `recognise.rs`) | the digit in each picture, with an honest verdict |
 //! | [`Mode::Bench`] | `bench.rs` | inference images/s and single-image latency |
 //! | [`Mode::Gallery`] | `gallery.rs` | synthetic digits beside real ones |
+//! | [`Mode::Report`] | `html_report/` | one self-contained HTML page about the model |
 
 mod bench;
 mod check;
 mod flags;
 mod gallery;
+mod html_report;
 mod loaded;
 mod pictures;
+mod progress;
 mod recognise;
 mod report;
 
@@ -46,6 +49,7 @@ fn run(cli: &Cli) -> Result<()> {
         Mode::Pictures(paths) => pictures::run(cli, &loaded::Loaded::open(cli)?, &paths),
         Mode::Bench => bench::run(cli, &loaded::Loaded::open(cli)?),
         Mode::Check => check::run(cli, &loaded::Loaded::open(cli)?),
+        Mode::Report(path) => html_report::run(cli, &loaded::Loaded::open(cli)?, &path),
     }
 }
 
