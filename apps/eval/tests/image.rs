@@ -21,7 +21,6 @@ const SIDE: usize = 28;
 /// Page side of the rendered digits.
 const BIG: u32 = 200;
 
-
 /// A model trained once for all tests of this file: 3 epochs over 30,000 synthetic digits.
 fn model() -> &'static Path {
     static MODEL: OnceLock<PathBuf> = OnceLock::new();

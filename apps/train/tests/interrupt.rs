@@ -10,7 +10,6 @@ use std::path::Path;
 use common::scratch;
 use std::process::{Command, Stdio};
 
-
 fn args(out: &Path) -> Vec<String> {
     [
         "--epochs",

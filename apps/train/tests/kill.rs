@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 60;
 
-
 fn command(out: &Path, seed: u64) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_digits-train"));
     cmd.args([
