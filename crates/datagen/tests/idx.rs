@@ -144,9 +144,15 @@ fn write_good_pair(dir: &TempDir, gz: bool) -> (PathBuf, PathBuf) {
     }
 }
 
-/// Asserts the error's one-line message names `file` and contains every part of `problem`.
+/// Asserts the error's one-line message, with its causes as the commands print them
+/// (`error: a: b`), names `file` and contains every part of `problem`.
 fn assert_message(err: &Error, file: &str, problem: &[&str]) {
-    let msg = err.to_string();
+    let mut msg = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        msg.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     assert!(!msg.contains('\n'), "message is not one line: {msg}");
     assert!(msg.contains(file), "message does not name {file}: {msg}");
     for part in problem {
