@@ -1,5 +1,6 @@
 //! `eval`'s flags, parsed once into typed values, and the one [`Mode`] they choose.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -14,7 +15,7 @@ use engine::DataSource;
 /// the confusion matrix and the 5 most confident mistakes.
 ///
 /// Other modes: --image (recognise the digit in pictures), --bench (inference speed),
-/// --gallery (synthetic digits beside real ones).
+/// --gallery (synthetic digits beside real ones), --serve (a web page to draw digits on).
 #[derive(Debug, Parser)]
 #[command(name = "digits-eval", version, about, long_about)]
 pub struct Cli {
@@ -76,6 +77,18 @@ pub struct Cli {
     /// ones of each class when --data idx:DIR is given, to compare them by eye.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4", value_parser = values::at_least_one, conflicts_with_all = ["image", "bench"])]
     pub gallery: Option<usize>,
+    /// Serve a local web page to draw a digit on (or drop a photo) and watch the network see
+    /// it, with its JSON API (GET /api/model, POST /api/predict, POST /api/strokes), until
+    /// Ctrl-C. ADDR defaults to 127.0.0.1:8080; port 0 picks a free port. The URL is printed.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = "127.0.0.1:8080",
+        value_parser = clap::value_parser!(SocketAddr),
+        conflicts_with_all = ["image", "bench", "gallery", "data", "style", "seed", "samples", "count", "worst", "json"]
+    )]
+    pub serve: Option<SocketAddr>,
 }
 
 /// What this run of `eval` does: exactly one mode, chosen once from the flags.
@@ -90,12 +103,16 @@ pub enum Mode {
     Bench,
     /// Synthetic digits per class beside real ones; needs no model.
     Gallery(usize),
+    /// The web page and its API on this address, until Ctrl-C.
+    Serve(SocketAddr),
 }
 
 impl Cli {
     /// The mode the flags ask for (clap already refused conflicting ones).
     pub fn mode(&self) -> Mode {
-        if let Some(per_class) = self.gallery {
+        if let Some(addr) = self.serve {
+            Mode::Serve(addr)
+        } else if let Some(per_class) = self.gallery {
             Mode::Gallery(per_class)
         } else if !self.image.is_empty() {
             Mode::Pictures(self.image.clone())

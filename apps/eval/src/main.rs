@@ -7,6 +7,7 @@
 //! | [`Mode::Pictures`] | `pictures.rs` (text in `recognise.rs`) | the digit in each picture, with an honest verdict |
 //! | [`Mode::Bench`] | `bench.rs` | inference images/s and single-image latency |
 //! | [`Mode::Gallery`] | `gallery.rs` | synthetic digits beside real ones |
+//! | [`Mode::Serve`] | `serve/` | a web page to draw digits on, and its JSON API |
 
 mod bench;
 mod check;
@@ -16,6 +17,7 @@ mod loaded;
 mod pictures;
 mod recognise;
 mod report;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -46,6 +48,7 @@ fn run(cli: &Cli) -> Result<()> {
         Mode::Pictures(paths) => pictures::run(cli, &loaded::Loaded::open(cli)?, &paths),
         Mode::Bench => bench::run(cli, &loaded::Loaded::open(cli)?),
         Mode::Check => check::run(cli, &loaded::Loaded::open(cli)?),
+        Mode::Serve(addr) => serve::run(cli, loaded::Loaded::open(cli)?, addr),
     }
 }
 

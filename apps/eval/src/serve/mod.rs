@@ -1,0 +1,132 @@
+//! `--serve [ADDR]`: a local web page to draw a digit on (or drop a photo) and watch the
+//! network see it, and the JSON API behind it ([`api`]), until Ctrl-C.
+//!
+//! The server cannot be knocked over or used to reach the disk:
+//! - one thread accepts; a fixed pool of [`limits::WORKERS`] workers each reads one request
+//!   and answers it; past [`limits::QUEUE`] more waiting connections, 503 at once;
+//! - deadlines for the header and the body, a write timeout, a header and body limit (413
+//!   from `Content-Length`, before the body is read), the picture decoder's own limits;
+//! - at most as many requests as cores run the network at once ([`limits::Gate`]);
+//! - the page is compiled in and the model loaded once: no request reads or writes a file.
+
+mod api;
+mod http;
+mod limits;
+mod strokes;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::flags::Cli;
+use crate::loaded::Loaded;
+
+use self::api::App;
+use self::http::{Refused, Response};
+
+/// How often the accepting thread looks at the stop flag.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Serves the page and the API on `addr` until Ctrl-C (or SIGTERM), then lets the workers
+/// finish the requests they hold and returns.
+pub fn run(cli: &Cli, m: Loaded, addr: SocketAddr) -> Result<()> {
+    vision::check_model(&m.saved.spec)?;
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("--serve: cannot listen on {addr}"))?;
+    let local = listener
+        .local_addr()
+        .context("--serve: reading the bound address")?;
+    listener
+        .set_nonblocking(true)
+        .context("--serve: setting up the listening socket")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // A second Ctrl-C while the workers finish stops at once.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .context("installing the Ctrl-C handler")?;
+    }
+    let slots = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    println!("{}", m.describe(cli));
+    let app = Arc::new(App::new(m, cli.min_confidence, slots));
+    if !local.ip().is_loopback() {
+        eprintln!(
+            "warning: serving on {local}, which other machines can reach; the default 127.0.0.1 keeps the page on this machine"
+        );
+    }
+    let host = if local.ip().is_unspecified() {
+        SocketAddr::new([127, 0, 0, 1].into(), local.port())
+    } else {
+        local
+    };
+    println!("serving on http://{host}/ (Ctrl-C stops)");
+
+    let (queue, waiting) = mpsc::sync_channel::<TcpStream>(limits::QUEUE);
+    let waiting = Arc::new(Mutex::new(waiting));
+    let workers = (0..limits::WORKERS)
+        .map(|i| {
+            let (app, waiting) = (Arc::clone(&app), Arc::clone(&waiting));
+            thread::Builder::new()
+                .name(format!("serve-{i}"))
+                .spawn(move || loop {
+                    let next = waiting
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .recv();
+                    match next {
+                        Ok(stream) => serve_one(&app, stream),
+                        Err(_) => break,
+                    }
+                })
+                .context("starting the server's workers")
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if stream.set_nonblocking(false).is_err() {
+                    continue;
+                }
+                match queue.try_send(stream) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(stream)) => http::refuse(
+                        stream,
+                        &Response::error(503, "the server is busy; try again in a moment")
+                            .with("Retry-After", "1"),
+                    ),
+                    Err(TrySendError::Disconnected(_)) => break,
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => thread::sleep(POLL),
+            // Out of file descriptors or a connection reset before accept: wait, go on.
+            Err(_) => thread::sleep(POLL),
+        }
+    }
+    println!("stopping: finishing the requests in hand");
+    drop(queue);
+    for w in workers {
+        let _ = w.join();
+    }
+    println!("stopped");
+    Ok(())
+}
+
+/// Reads one request from `stream`, answers it and closes the connection.
+fn serve_one(app: &App, mut stream: TcpStream) {
+    let response = match http::read_request(&mut stream) {
+        Ok(req) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.handle(&req)))
+            .unwrap_or_else(|_| Response::error(500, "internal error")),
+        Err(Refused::Answer(r)) => r,
+        Err(Refused::Silent) => return,
+    };
+    http::respond(stream, &response);
+}
