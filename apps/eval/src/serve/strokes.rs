@@ -3,7 +3,8 @@
 //!
 //! The body is JSON: `{"width": W, "height": H, "pen": P, "paper": "white" | "black",
 //! "strokes": [[[x, y], ...], ...]}`, coordinates and pen width (a diameter) in the drawing's
-//! own pixels, `paper` optional (white: dark ink on white paper, the page's look).
+//! own pixels, `paper` optional (white: dark ink on white paper, the page's look). An optional
+//! `"pens": [P, ...]` gives each stroke its own pen width.
 
 use serde_json::Value;
 
@@ -64,13 +65,26 @@ pub fn render(body: &[u8]) -> Result<Rendered, String> {
     if strokes.len() > MAX_STROKES {
         return Err(format!("{} strokes; at most {MAX_STROKES}", strokes.len()));
     }
+    let pens: Vec<f64> = match obj.get("pens") {
+        None => vec![pen; strokes.len()],
+        Some(v) => {
+            let list = v
+                .as_array()
+                .filter(|a| a.len() == strokes.len())
+                .ok_or("`pens` must list one pen width per stroke")?;
+            list.iter()
+                .map(|p| p.as_f64().filter(|&p| p > 0.0 && p <= max_pen))
+                .collect::<Option<_>>()
+                .ok_or_else(|| format!("every pen width must be above 0 and at most {max_pen}"))?
+        }
+    };
     let scale = RENDER_SIDE / w.max(h);
     let width = ((w * scale).round() as usize).max(1);
     let height = ((h * scale).round() as usize).max(1);
     let mut ink = vec![0.0f32; width * height];
     let mut total = 0usize;
-    let radius = (pen / 2.0 * scale) as f32;
-    for (i, stroke) in strokes.iter().enumerate() {
+    for (i, (stroke, pen)) in strokes.iter().zip(pens).enumerate() {
+        let radius = (pen / 2.0 * scale) as f32;
         let points = stroke
             .as_array()
             .ok_or_else(|| format!("stroke {i} is not a list of points"))?;
