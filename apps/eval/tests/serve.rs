@@ -126,9 +126,28 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> Answer {
     read_answer(&mut s)
 }
 
+/// Reads one answer: up to the end of the stream, or of the body when the answer gives its
+/// Content-Length (chromedriver keeps connections open).
 fn read_answer(s: &mut TcpStream) -> Answer {
     let mut all = Vec::new();
-    let _ = s.read_to_end(&mut all);
+    let mut chunk = [0u8; 16384];
+    loop {
+        if let Some(end) = all.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&all[..end]).to_string();
+            let length = head.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            });
+            if length.is_some_and(|n| all.len() >= end + 4 + n) {
+                break;
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => all.extend_from_slice(&chunk[..n]),
+        }
+    }
     let end = all
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -626,4 +645,246 @@ fn ctrl_c_stops_cleanly_and_other_addresses_warn() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--serve"), "{err}");
+}
+
+// ---- a real browser ---------------------------------------------------------------------
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A WebDriver command to chromedriver (plain HTTP on loopback); the answer's `value`.
+fn wd(driver: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Value {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {driver}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let a = exchange(driver, raw.as_bytes());
+    let v = a.json();
+    assert_eq!(a.status, 200, "{method} {path}: {v}");
+    v["value"].clone()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let clean: Vec<u8> = text.bytes().filter(|&c| c != b'=' && c != b'\n').collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= u32::from(value(c)) << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+/// One browser window on the page.
+struct Browser {
+    driver: SocketAddr,
+    session: String,
+}
+
+impl Browser {
+    fn open(driver: SocketAddr, page: &str, profile: &Path, phone: bool) -> Self {
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--hide-scrollbars", format!("--user-data-dir={}", profile.display()),
+                if phone { "--window-size=390,1700" } else { "--window-size=1280,1400" },
+            ],
+        });
+        if phone {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": {"width": 390, "height": 1700, "pixelRatio": 2.0, "touch": true}
+            });
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome", "goog:chromeOptions": options
+        }}});
+        let v = wd(driver, "POST", "/session", Some(&caps));
+        let session = v["sessionId"].as_str().unwrap().to_string();
+        let b = Self { driver, session };
+        b.cmd("POST", "url", Some(&json!({ "url": page })));
+        // The model panel is filled once /api/model has answered.
+        b.wait_for(
+            "return document.querySelectorAll('#filters canvas').length",
+            |v| v.as_u64() == Some(8),
+        );
+        b
+    }
+
+    fn cmd(&self, method: &str, what: &str, body: Option<&Value>) -> Value {
+        wd(
+            self.driver,
+            method,
+            &format!("/session/{}/{what}", self.session),
+            body,
+        )
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.cmd(
+            "POST",
+            "execute/sync",
+            Some(&json!({"script": js, "args": []})),
+        )
+    }
+
+    fn wait_for(&self, js: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = self.script(js);
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {js}: last {v}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn element(&self, css: &str) -> String {
+        let v = self.cmd(
+            "POST",
+            "element",
+            Some(&json!({"using": "css selector", "value": css})),
+        );
+        v[ELEMENT].as_str().unwrap().to_string()
+    }
+
+    /// Draws `strokes` (in the 1000x1000 drawing space) on the pad with real pointer events:
+    /// down, moves, up for each stroke, as a mouse or a finger.
+    fn draw(&self, strokes: &[Vec<[f64; 2]>], pointer: &str) {
+        let pad = self.element("#pad");
+        let rect = self.cmd("GET", &format!("element/{pad}/rect"), None);
+        let (w, h) = (
+            rect["width"].as_f64().unwrap(),
+            rect["height"].as_f64().unwrap(),
+        );
+        let at = |p: &[f64; 2]| {
+            let x = ((p[0] / 1000.0 - 0.5) * w).round() as i64;
+            let y = ((p[1] / 1000.0 - 0.5) * h).round() as i64;
+            (x, y)
+        };
+        let mut actions = Vec::new();
+        for s in strokes {
+            let (x, y) = at(&s[0]);
+            actions.push(json!({"type": "pointerMove", "origin": {ELEMENT: pad}, "x": x, "y": y, "duration": 0}));
+            actions.push(json!({"type": "pointerDown", "button": 0}));
+            for p in &s[1..] {
+                let (x, y) = at(p);
+                actions.push(json!({"type": "pointerMove", "origin": {ELEMENT: pad}, "x": x, "y": y, "duration": 16}));
+            }
+            actions.push(json!({"type": "pointerUp", "button": 0}));
+            actions.push(json!({"type": "pause", "duration": 50}));
+        }
+        let body = json!({"actions": [{
+            "type": "pointer", "id": pointer, "parameters": {"pointerType": pointer},
+            "actions": actions,
+        }]});
+        self.cmd("POST", "actions", Some(&body));
+        self.cmd("DELETE", "actions", None);
+    }
+
+    fn screenshot(&self, path: &Path) {
+        let v = self.cmd("GET", "screenshot", None);
+        std::fs::write(path, base64_decode(v.as_str().unwrap())).unwrap();
+        println!("screenshot: {}", path.display());
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let raw = format!(
+            "DELETE /session/{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            self.session
+        );
+        if let Ok(mut s) = TcpStream::connect(self.driver) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = s.write_all(raw.as_bytes());
+            let _ = read_answer(&mut s);
+        }
+    }
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_real_browser_draws_a_seven_and_a_zero_and_sees_the_answer() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{CHROMIUM} or {CHROMEDRIVER} is missing: apt-get install -y chromium chromium-driver"
+        );
+        eprintln!("skipped: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install -y chromium chromium-driver)");
+        return;
+    }
+    let server = Server::start();
+    let page = format!("http://{}/", server.addr);
+    let port = free_port();
+    let driver_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let _driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(driver_addr).is_err() {
+        assert!(Instant::now() < until, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (layout, phone, pointer) in [("desktop", false, "mouse"), ("phone", true, "touch")] {
+        let profile = scratch(&format!("chromium-{layout}"));
+        let b = Browser::open(driver_addr, &page, &profile, phone);
+        for (strokes, digit, name) in [(seven(), 7, "seven"), (zero(), 0, "zero")] {
+            b.draw(&strokes, pointer);
+            let want = engine::DIGIT_NAMES[digit];
+            let shown = b.wait_for(
+                "return [document.getElementById('verdict').dataset.class, document.getElementById('verdict-line').textContent, document.querySelectorAll('#maps canvas').length]",
+                |v| v[0] == want,
+            );
+            println!("{layout}, {name} drawn with {pointer} events: the page shows {shown}");
+            assert_eq!(shown[2], 16, "8 maps after ReLU and 8 after pooling");
+            b.screenshot(&shots.join(format!("serve-{layout}-{name}.png")));
+            let clear = b.element("#clear");
+            b.cmd("POST", &format!("element/{clear}/click"), Some(&json!({})));
+            b.wait_for(
+                "return document.getElementById('verdict').dataset.class",
+                |v| v == "",
+            );
+        }
+    }
 }
