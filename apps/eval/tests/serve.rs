@@ -553,6 +553,38 @@ fn forty_stalled_clients_do_not_stop_a_good_request() {
 }
 
 #[test]
+fn past_the_connection_cap_the_answer_is_503_at_once() {
+    // The server holds 128 connections at once (64 being read by workers, 64 waiting); 160
+    // silent clients leave 32 to be refused with 503 at once (which 32 depends on the
+    // kernel's accept order).
+    let server = Server::start();
+    let clients: Vec<TcpStream> = (0..160)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    let mut refused = 0;
+    for mut s in clients {
+        // The refused get their answer at once, the held ones are closed silently once the
+        // header deadline passes.
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        if !all.is_empty() {
+            let text = String::from_utf8_lossy(&all);
+            assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+            assert!(
+                text.contains("Retry-After") && text.contains("busy"),
+                "{text}"
+            );
+            refused += 1;
+        }
+    }
+    println!("160 silent clients: {refused} refused with 503");
+    assert_eq!(refused, 32);
+    // Once they are gone the server answers again.
+    assert_eq!(get(server.addr, "/api/model").status, 200);
+}
+
+#[test]
 fn load_32_clients_a_few_hundred_requests_no_errors() {
     let server = Server::start();
     let addr = server.addr;
@@ -886,5 +918,21 @@ fn a_real_browser_draws_a_seven_and_a_zero_and_sees_the_answer() {
                 |v| v == "",
             );
         }
+        // A photo chosen with the page's file picker takes the /api/predict path.
+        let photo = profile.join("seven.png");
+        std::fs::write(&photo, strokes_png(&seven())).unwrap();
+        let input = b.element("#file");
+        b.cmd(
+            "POST",
+            &format!("element/{input}/value"),
+            Some(&json!({"text": photo.to_str().unwrap()})),
+        );
+        let shown = b.wait_for(
+            "return [document.getElementById('verdict').dataset.class, document.getElementById('photo').hidden]",
+            |v| v[0] == engine::DIGIT_NAMES[7],
+        );
+        assert_eq!(shown[1], false, "the photo is shown on the drawing area");
+        println!("{layout}, a photo of a seven chosen in the page: {shown}");
+        b.screenshot(&shots.join(format!("serve-{layout}-photo.png")));
     }
 }

@@ -128,11 +128,12 @@ fn read_some(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> Resul
     }
 }
 
-/// Reads one request from `stream` within [`HEADER_DEADLINE`] for the header and
-/// [`BODY_DEADLINE`] for the body, refusing an oversized header (431) or body (413, decided
-/// from `Content-Length` before any of the body is read).
-pub fn read_request(stream: &mut TcpStream) -> Result<Request, Refused> {
-    let head_deadline = Instant::now() + HEADER_DEADLINE;
+/// Reads one request from `stream` within [`HEADER_DEADLINE`] of `accepted` for the header
+/// (time spent waiting for a worker counts) and [`BODY_DEADLINE`] for the body, refusing an
+/// oversized header (431) or body (413, decided from `Content-Length` before any of the body
+/// is read).
+pub fn read_request(stream: &mut TcpStream, accepted: Instant) -> Result<Request, Refused> {
+    let head_deadline = accepted + HEADER_DEADLINE;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let head_end = loop {

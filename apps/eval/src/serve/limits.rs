@@ -5,12 +5,13 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Connection workers: each reads one request, answers it and closes. A stalled client holds
-/// one for at most [`HEADER_DEADLINE`] (or [`BODY_DEADLINE`] once its header is in).
+/// its connection for at most [`HEADER_DEADLINE`] from its arrival (or [`BODY_DEADLINE`] more
+/// once its header is in).
 pub const WORKERS: usize = 64;
 
-/// Accepted connections waiting for a worker; past `WORKERS + QUEUE` connections at once the
+/// Most connections held at once, being answered or waiting for a worker; past it the
 /// server answers 503 at once and closes.
-pub const QUEUE: usize = 64;
+pub const MAX_CONNECTIONS: usize = 128;
 
 /// Longest request header (request line and header lines), in bytes: past it, 431.
 pub const MAX_HEAD: usize = 16 << 10;

@@ -3,7 +3,7 @@
 //!
 //! The server cannot be knocked over or used to reach the disk:
 //! - one thread accepts; a fixed pool of [`limits::WORKERS`] workers each reads one request
-//!   and answers it; past [`limits::QUEUE`] more waiting connections, 503 at once;
+//!   and answers it; past [`limits::MAX_CONNECTIONS`] connections held at once, 503 at once;
 //! - deadlines for the header and the body, a write timeout, a header and body limit (413
 //!   from `Content-Length`, before the body is read), the picture decoder's own limits;
 //! - at most as many requests as cores run the network at once ([`limits::Gate`]);
@@ -15,11 +15,11 @@ mod limits;
 mod strokes;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -69,11 +69,14 @@ pub fn run(cli: &Cli, m: Loaded, addr: SocketAddr) -> Result<()> {
     };
     println!("serving on http://{host}/ (Ctrl-C stops)");
 
-    let (queue, waiting) = mpsc::sync_channel::<TcpStream>(limits::QUEUE);
+    // Connections accepted and not yet closed: counted here, not by the queue's room, so the
+    // cap holds however many workers are ready.
+    let held = Arc::new(AtomicUsize::new(0));
+    let (queue, waiting) = mpsc::sync_channel::<(TcpStream, Instant)>(limits::MAX_CONNECTIONS);
     let waiting = Arc::new(Mutex::new(waiting));
     let workers = (0..limits::WORKERS)
         .map(|i| {
-            let (app, waiting) = (Arc::clone(&app), Arc::clone(&waiting));
+            let (app, waiting, held) = (Arc::clone(&app), Arc::clone(&waiting), Arc::clone(&held));
             thread::Builder::new()
                 .name(format!("serve-{i}"))
                 .spawn(move || loop {
@@ -82,7 +85,10 @@ pub fn run(cli: &Cli, m: Loaded, addr: SocketAddr) -> Result<()> {
                         .unwrap_or_else(PoisonError::into_inner)
                         .recv();
                     match next {
-                        Ok(stream) => serve_one(&app, stream),
+                        Ok((stream, accepted)) => {
+                            serve_one(&app, stream, accepted);
+                            held.fetch_sub(1, Ordering::SeqCst);
+                        }
                         Err(_) => break,
                     }
                 })
@@ -96,13 +102,21 @@ pub fn run(cli: &Cli, m: Loaded, addr: SocketAddr) -> Result<()> {
                 if stream.set_nonblocking(false).is_err() {
                     continue;
                 }
-                match queue.try_send(stream) {
+                let busy = || {
+                    Response::error(503, "the server is busy; try again in a moment")
+                        .with("Retry-After", "1")
+                };
+                if held.load(Ordering::SeqCst) >= limits::MAX_CONNECTIONS {
+                    http::refuse(stream, &busy());
+                    continue;
+                }
+                held.fetch_add(1, Ordering::SeqCst);
+                match queue.try_send((stream, Instant::now())) {
                     Ok(()) => {}
-                    Err(TrySendError::Full(stream)) => http::refuse(
-                        stream,
-                        &Response::error(503, "the server is busy; try again in a moment")
-                            .with("Retry-After", "1"),
-                    ),
+                    Err(TrySendError::Full((stream, _))) => {
+                        held.fetch_sub(1, Ordering::SeqCst);
+                        http::refuse(stream, &busy());
+                    }
                     Err(TrySendError::Disconnected(_)) => break,
                 }
             }
@@ -120,9 +134,10 @@ pub fn run(cli: &Cli, m: Loaded, addr: SocketAddr) -> Result<()> {
     Ok(())
 }
 
-/// Reads one request from `stream`, answers it and closes the connection.
-fn serve_one(app: &App, mut stream: TcpStream) {
-    let response = match http::read_request(&mut stream) {
+/// Reads one request from `stream` (accepted at `accepted`, from when its deadlines count),
+/// answers it and closes the connection.
+fn serve_one(app: &App, mut stream: TcpStream, accepted: Instant) {
+    let response = match http::read_request(&mut stream, accepted) {
         Ok(req) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.handle(&req)))
             .unwrap_or_else(|_| Response::error(500, "internal error")),
         Err(Refused::Answer(r)) => r,
