@@ -72,7 +72,7 @@ pad.addEventListener("pointerdown", (e) => {
   }
   current = { pen: penSize(), pts: [toSpace(e)] };
   redraw();
-  schedule(60);
+  schedule(80);
 });
 
 pad.addEventListener("pointermove", (e) => {
@@ -85,7 +85,7 @@ pad.addEventListener("pointermove", (e) => {
     if (Math.hypot(p[0] - last[0], p[1] - last[1]) >= 2) current.pts.push(p);
   }
   redraw();
-  schedule(60);
+  schedule(80);
 });
 
 function endStroke(e) {
@@ -129,9 +129,14 @@ function clearAll() {
 
 // ---- asking the server -----------------------------------------------------------------
 
+// Asks for an answer after `delay` ms. While the pen moves (delay > 0) a pending request is
+// left to fire, so answers come at most every `delay` ms during a stroke; lifting the pen,
+// undo and clear (delay 0) ask at once.
 function schedule(delay) {
+  if (delay > 0 && timer) return;
   clearTimeout(timer);
   timer = setTimeout(() => {
+    timer = 0;
     const all = current ? strokes.concat([current]) : strokes;
     if (all.length === 0) { idle(); return; }
     send("/api/strokes", JSON.stringify({
