@@ -99,6 +99,9 @@ pub enum Refused {
     Answer(Response),
 }
 
+/// Least time a worker gives a connection it takes from the queue to show its request.
+const QUEUED_GRACE: Duration = Duration::from_millis(100);
+
 /// Time left until `deadline`, or a 408 once it has passed.
 fn left(deadline: Instant) -> Result<Duration, Refused> {
     match deadline.checked_duration_since(Instant::now()) {
@@ -133,7 +136,9 @@ fn read_some(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> Resul
 /// oversized header (431) or body (413, decided from `Content-Length` before any of the body
 /// is read).
 pub fn read_request(stream: &mut TcpStream, accepted: Instant) -> Result<Request, Refused> {
-    let head_deadline = accepted + HEADER_DEADLINE;
+    // A request that waited its whole deadline in the queue still gets a moment to be read:
+    // it may be sitting complete in the socket.
+    let head_deadline = (accepted + HEADER_DEADLINE).max(Instant::now() + QUEUED_GRACE);
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let head_end = loop {

@@ -52,9 +52,8 @@ pub fn run(cli: &Cli, m: Loaded, addr: SocketAddr) -> Result<()> {
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .context("installing the Ctrl-C handler")?;
     }
-    let slots = thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    // As many at once as there are worker threads (`--threads`, else the cores), at most 8.
+    let slots = rayon::current_num_threads().clamp(1, 8);
     println!("{}", m.describe(cli));
     let app = Arc::new(App::new(m, cli.min_confidence, slots));
     if !local.ip().is_loopback() {
