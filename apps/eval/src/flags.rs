@@ -1,5 +1,6 @@
 //! `eval`'s flags, parsed once into typed values, and the one [`Mode`] they choose.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -14,7 +15,8 @@ use engine::DataSource;
 /// the confusion matrix and the 5 most confident mistakes.
 ///
 /// Other modes: --image (recognise the digit in pictures), --bench (inference speed),
-/// --gallery (synthetic digits beside real ones), --report (one HTML page about the model).
+/// --gallery (synthetic digits beside real ones), --report (one HTML page about the model),
+/// --serve (a web page to draw digits on).
 #[derive(Debug, Parser)]
 #[command(name = "digits-eval", version, about, long_about)]
 pub struct Cli {
@@ -79,8 +81,20 @@ pub struct Cli {
     /// Write one self-contained HTML page about the model here (training curves, accuracy per
     /// class, confusion heat map, the --worst most confident mistakes, calibration, filters,
     /// feature maps of --samples test images, settings and checksum), tested on --data.
-    #[arg(long, value_name = "PATH.html", conflicts_with_all = ["image", "bench", "gallery"])]
+    #[arg(long, value_name = "PATH.html", conflicts_with_all = ["image", "bench", "gallery", "serve"])]
     pub report: Option<PathBuf>,
+    /// Serve a local web page to draw a digit on (or drop a photo) and watch the network see
+    /// it, with its JSON API (GET /api/model, POST /api/predict, POST /api/strokes), until
+    /// Ctrl-C. ADDR defaults to 127.0.0.1:8080; port 0 picks a free port. The URL is printed.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = "127.0.0.1:8080",
+        value_parser = clap::value_parser!(SocketAddr),
+        conflicts_with_all = ["image", "bench", "gallery", "data", "style", "seed", "samples", "count", "worst", "json"]
+    )]
+    pub serve: Option<SocketAddr>,
 }
 
 /// What this run of `eval` does: exactly one mode, chosen once from the flags.
@@ -97,12 +111,16 @@ pub enum Mode {
     Gallery(usize),
     /// An HTML report of the model, written to this path.
     Report(PathBuf),
+    /// The web page and its API on this address, until Ctrl-C.
+    Serve(SocketAddr),
 }
 
 impl Cli {
     /// The mode the flags ask for (clap already refused conflicting ones).
     pub fn mode(&self) -> Mode {
-        if let Some(per_class) = self.gallery {
+        if let Some(addr) = self.serve {
+            Mode::Serve(addr)
+        } else if let Some(per_class) = self.gallery {
             Mode::Gallery(per_class)
         } else if !self.image.is_empty() {
             Mode::Pictures(self.image.clone())

@@ -8,6 +8,7 @@
 //! | [`Mode::Bench`] | `bench.rs` | inference images/s and single-image latency |
 //! | [`Mode::Gallery`] | `gallery.rs` | synthetic digits beside real ones |
 //! | [`Mode::Report`] | `html_report/` | one self-contained HTML page about the model |
+//! | [`Mode::Serve`] | `serve/` | a web page to draw digits on, and its JSON API |
 
 mod bench;
 mod check;
@@ -19,6 +20,7 @@ mod pictures;
 mod progress;
 mod recognise;
 mod report;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -50,6 +52,7 @@ fn run(cli: &Cli) -> Result<()> {
         Mode::Bench => bench::run(cli, &loaded::Loaded::open(cli)?),
         Mode::Check => check::run(cli, &loaded::Loaded::open(cli)?),
         Mode::Report(path) => html_report::run(cli, &loaded::Loaded::open(cli)?, &path),
+        Mode::Serve(addr) => serve::run(cli, loaded::Loaded::open(cli)?, addr),
     }
 }
 

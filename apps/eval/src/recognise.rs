@@ -6,7 +6,7 @@ use std::fmt::Write;
 use anyhow::Result;
 use datagen::IMAGE_SIDE;
 use serde_json::{json, Value};
-use vision::{found, Picture, Recognition};
+use vision::{found, Picture, Recognition, Verdict};
 use viz::Panel;
 
 /// Bar width of the probability view.
@@ -39,16 +39,33 @@ pub fn report(picture: &Picture, r: &Recognition, names: &[&str]) -> Result<Stri
     Ok(out)
 }
 
-/// One picture for `--json`.
+/// One picture for `--json`: its file name and [`fields`].
 pub fn to_json(picture: &Picture, r: &Recognition, names: &[&str]) -> Value {
+    let mut row = serde_json::Map::new();
+    row.insert("file".into(), picture.name.clone().into());
+    row.extend(fields(r, names));
+    Value::Object(row)
+}
+
+/// What `--image --json` and the web API say about one recognised picture: `class` (the
+/// verdict's class, null unless the verdict names a digit), `top` (the network's most likely
+/// class, always), its `probability`, all `probabilities`, the `verdict` in words and what
+/// preprocessing found.
+pub fn fields(r: &Recognition, names: &[&str]) -> serde_json::Map<String, Value> {
     let d = &r.diagnostics;
-    json!({
-        "file": picture.name,
-        "class": names[r.class],
-        "probability": r.probs[r.class],
-        "probabilities": r.probs,
-        "verdict": r.verdict.text(names),
-        "diagnostics": {
+    let class = match r.verdict {
+        Verdict::Digit(c) => Value::from(names[c]),
+        Verdict::Unsure(..) | Verdict::NoDigit(_) => Value::Null,
+    };
+    let mut map = serde_json::Map::new();
+    map.insert("class".into(), class);
+    map.insert("top".into(), names[r.class].into());
+    map.insert("probability".into(), r.probs[r.class].into());
+    map.insert("probabilities".into(), json!(r.probs));
+    map.insert("verdict".into(), r.verdict.text(names).into());
+    map.insert(
+        "diagnostics".into(),
+        json!({
             "inverted": d.inverted,
             "contrast": d.contrast,
             "ink_fraction": d.ink_fraction,
@@ -58,6 +75,7 @@ pub fn to_json(picture: &Picture, r: &Recognition, names: &[&str]) -> Value {
             "fill": d.fill,
             "stroke": d.stroke,
             "concern": d.concern.map(|c| c.to_string()),
-        },
-    })
+        }),
+    );
+    map
 }

@@ -65,4 +65,5 @@ pub use gallery::{gallery, GalleryRow};
 pub use generate::{
     generate, label_of, sample, sample_allograph_into, sample_into, IMAGE_LEN, IMAGE_SIDE,
 };
+pub use render::draw_stroke;
 pub use style::{ParseStyleError, Style};

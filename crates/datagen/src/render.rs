@@ -22,22 +22,74 @@ pub(crate) fn draw_path(img: &mut [f32], side: usize, path: &Path, radius: f32, 
         if path.linked[i] {
             let a = path.pts[i - 1];
             let ra = radius * path.width[i - 1];
-            draw_segment(img, side, a, b, ra, rb, soft);
+            draw_segment(img, side, side, a, b, ra, rb, soft);
         } else if i + 1 >= n || !path.linked[i + 1] {
             // A lone point is a dot.
-            draw_segment(img, side, b, b, rb, rb, soft);
+            draw_segment(img, side, side, b, b, rb, rb, soft);
         }
     }
 }
 
-/// Draws the capsule from `a` (radius `ra`) to `b` (radius `rb`).
-fn draw_segment(img: &mut [f32], side: usize, a: Pt, b: Pt, ra: f32, rb: f32, soft: f32) {
+/// Draws one pen stroke through `points` (pixel coordinates, pixel centres at integers) onto
+/// `canvas`, a `width x height` row-major coverage image in `[0, 1]`, with the generator's
+/// anti-aliased pen: radius `radius` (at the half-ink edge) and edge half-width `soft` (0.5 is
+/// area sampling). One point is a dot; no points draw nothing. Coverage only grows (the
+/// maximum, as ink overlaps), so strokes can be drawn one after another onto one canvas.
+/// Points outside the canvas are clipped; non-finite points are skipped.
+///
+/// ```
+/// let (w, h) = (20, 10);
+/// let mut canvas = vec![0.0; w * h];
+/// datagen::draw_stroke(&mut canvas, w, h, &[(2.0, 5.0), (17.0, 5.0)], 1.5, 0.5);
+/// assert_eq!(canvas[5 * w + 10], 1.0);
+/// assert_eq!(canvas[0], 0.0);
+/// ```
+pub fn draw_stroke(
+    canvas: &mut [f32],
+    width: usize,
+    height: usize,
+    points: &[(f32, f32)],
+    radius: f32,
+    soft: f32,
+) {
+    if canvas.len() != width * height || !(radius.is_finite() && soft.is_finite() && soft > 0.0) {
+        return;
+    }
+    let pts: Vec<Pt> = points
+        .iter()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .map(|&(x, y)| Pt::new(x, y))
+        .collect();
+    match pts.as_slice() {
+        [] => {}
+        [p] => draw_segment(canvas, width, height, *p, *p, radius, radius, soft),
+        _ => {
+            for pair in pts.windows(2) {
+                draw_segment(
+                    canvas, width, height, pair[0], pair[1], radius, radius, soft,
+                );
+            }
+        }
+    }
+}
+
+/// Draws the capsule from `a` (radius `ra`) to `b` (radius `rb`) onto a `width x height` image.
+#[allow(clippy::too_many_arguments)]
+fn draw_segment(
+    img: &mut [f32],
+    width: usize,
+    height: usize,
+    a: Pt,
+    b: Pt,
+    ra: f32,
+    rb: f32,
+    soft: f32,
+) {
     let reach = ra.max(rb) + soft;
-    let max = side as f32 - 1.0;
     let x0 = (a.x.min(b.x) - reach).ceil().max(0.0);
-    let x1 = (a.x.max(b.x) + reach).floor().min(max);
+    let x1 = (a.x.max(b.x) + reach).floor().min(width as f32 - 1.0);
     let y0 = (a.y.min(b.y) - reach).ceil().max(0.0);
-    let y1 = (a.y.max(b.y) + reach).floor().min(max);
+    let y1 = (a.y.max(b.y) + reach).floor().min(height as f32 - 1.0);
     if x0 > x1 || y0 > y1 {
         return;
     }
@@ -48,7 +100,7 @@ fn draw_segment(img: &mut [f32], side: usize, a: Pt, b: Pt, ra: f32, rb: f32, so
     let (x0, x1, y0, y1) = (x0 as usize, x1 as usize, y0 as usize, y1 as usize);
     for y in y0..=y1 {
         let py = y as f32 - a.y;
-        let row = &mut img[y * side..(y + 1) * side];
+        let row = &mut img[y * width..(y + 1) * width];
         for (x, px) in row.iter_mut().enumerate().take(x1 + 1).skip(x0) {
             let qx = x as f32 - a.x;
             let t = ((qx * dx + py * dy) * inv_len2).clamp(0.0, 1.0);
@@ -117,6 +169,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn draw_stroke_matches_the_generator_pen_on_a_wide_canvas() {
+        let (a, b) = (Pt::new(3.0, 4.0), Pt::new(12.0, 9.0));
+        let mut square = vec![0.0; 400];
+        draw_path(&mut square, 20, &line(a, b), 1.7, 0.6);
+        // The same stroke on a 30x20 canvas: the first 20 columns agree (the path flattens
+        // the line into several collinear pieces, so up to rounding).
+        let mut wide = vec![0.0; 600];
+        draw_stroke(&mut wide, 30, 20, &[(3.0, 4.0), (12.0, 9.0)], 1.7, 0.6);
+        for y in 0..20 {
+            for x in 0..20 {
+                let (w, s) = (wide[y * 30 + x], square[y * 20 + x]);
+                assert!((w - s).abs() < 1e-5, "({x}, {y}): {w} vs {s}");
+            }
+            assert!(wide[y * 30 + 20..(y + 1) * 30].iter().all(|&v| v == 0.0));
+        }
+        // A lone point is a dot; points off the canvas and NaNs draw nothing and never panic.
+        let mut dot = vec![0.0; 100];
+        draw_stroke(&mut dot, 10, 10, &[(5.0, 5.0)], 1.0, 0.5);
+        assert_eq!(dot[55], 1.0);
+        let mut none = vec![0.0; 100];
+        draw_stroke(
+            &mut none,
+            10,
+            10,
+            &[(-50.0, -50.0), (f32::NAN, 1.0), (-40.0, -60.0)],
+            1.0,
+            0.5,
+        );
+        assert!(none.iter().all(|&v| v == 0.0));
     }
 
     fn seg_dist(q: Pt, a: Pt, b: Pt) -> f32 {

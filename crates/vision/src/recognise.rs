@@ -49,7 +49,8 @@ pub struct Recognition {
     pub probs: Vec<f32>,
     /// The most likely class.
     pub class: usize,
-    /// How much each pixel supported `class` (occlusion: the drop in log-probability when a 3x3 patch around it is blanked).
+    /// How much each pixel supported `class`: the mean drop of its log-probability when a 3x3
+    /// patch over the pixel is blanked (occlusion).
     pub saliency: Vec<f32>,
     /// The answer.
     pub verdict: Verdict,
