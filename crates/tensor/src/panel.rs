@@ -209,31 +209,51 @@ pub(crate) fn gemm_with(
         let width = take * NR;
         let b_tile = &b[jp * k * NR..(jp + take) * k * NR];
         for (ip, a_panel) in a.chunks_exact(k * MR).take(m.div_ceil(MR)).enumerate() {
+            let rows = MR.min(m - ip * MR);
+            let cols = width.min(n - jp * NR);
+            let at = ip * MR * ldc + jp * NR;
+            // A whole AVX-512 tile goes straight from the registers into `c`; the others
+            // through `tile`, then its valid rows and columns (row stride `width`).
+            if kernel == Kernel::Avx512 && rows == MR && cols == width {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    assert!(at + (MR - 1) * ldc + width <= c.len(), "panel gemm: tile");
+                    let out = &mut c[at..];
+                    // SAFETY: the CPU has AVX-512 F (`kernel.is_supported()` was asserted);
+                    // `a_panel` holds k * MR values, `b_tile` take * k * NR, and `out` MR rows
+                    // of `width` values at stride `ldc` (asserted above).
+                    unsafe {
+                        match take {
+                            3 => x86::tile_avx512::<3>(a_panel, b_tile, k, out, ldc),
+                            2 => x86::tile_avx512::<2>(a_panel, b_tile, k, out, ldc),
+                            _ => x86::tile_avx512::<1>(a_panel, b_tile, k, out, ldc),
+                        }
+                    }
+                    continue;
+                }
+            }
             match (kernel, take) {
                 // SAFETY (all four): `kernel.is_supported()` was asserted above, so the CPU
                 // has AVX-512 F (and AVX2 and FMA); `a_panel` holds k * MR values, `b_tile`
                 // take * k * NR, and `tile` MR * WIDEST * NR.
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx512, 3) => unsafe {
-                    x86::tile_avx512::<3>(a_panel, b_tile, k, &mut tile)
+                    x86::tile_avx512::<3>(a_panel, b_tile, k, &mut tile, width)
                 },
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx512, 2) => unsafe {
-                    x86::tile_avx512::<2>(a_panel, b_tile, k, &mut tile)
+                    x86::tile_avx512::<2>(a_panel, b_tile, k, &mut tile, width)
                 },
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx512, _) => unsafe {
-                    x86::tile_avx512::<1>(a_panel, b_tile, k, &mut tile)
+                    x86::tile_avx512::<1>(a_panel, b_tile, k, &mut tile, width)
                 },
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx2, _) => unsafe { x86::tile_avx2(a_panel, b_tile, k, &mut tile) },
                 _ => tile_portable(a_panel, b_tile, k, &mut tile),
             }
-            // Store the valid rows and columns of the tile (row stride `width`).
-            let rows = MR.min(m - ip * MR);
-            let cols = width.min(n - jp * NR);
             for r in 0..rows {
-                let at = (ip * MR + r) * ldc + jp * NR;
+                let at = at + r * ldc;
                 c[at..at + cols].copy_from_slice(&tile[r * width..r * width + cols]);
             }
         }
@@ -437,19 +457,24 @@ mod x86 {
     use super::{MR, NR};
 
     /// One 8 x (16 P) tile from `P` consecutive panels of `b` (starting at `b`, `k * NR`
-    /// apart): `tile[r * 16 P + j]`, with 8 P zmm accumulators.
+    /// apart): `tile[r * ld + j]`, with 8 P zmm accumulators.
     ///
     /// # Safety
     /// The CPU must support AVX-512 F; `a.len() >= k * MR`, `b.len() >= P * k * NR`,
-    /// `tile.len() >= MR * P * NR`.
+    /// `ld >= P * NR` and `tile.len() >= (MR - 1) * ld + P * NR`.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn tile_avx512<const P: usize>(
         a: &[f32],
         b: &[f32],
         k: usize,
         tile: &mut [f32],
+        ld: usize,
     ) {
-        debug_assert!(a.len() >= k * MR && b.len() >= P * k * NR && tile.len() >= MR * P * NR);
+        assert!(
+            ld >= P * NR && tile.len() >= (MR - 1) * ld + P * NR,
+            "avx512 tile"
+        );
+        debug_assert!(a.len() >= k * MR && b.len() >= P * k * NR);
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
         let mut acc = [[_mm512_setzero_ps(); P]; MR];
         for kk in 0..k {
@@ -471,8 +496,9 @@ mod x86 {
         let out = tile.as_mut_ptr();
         for (r, acc) in acc.iter().enumerate() {
             for (q, &acc) in acc.iter().enumerate() {
-                // SAFETY: r < MR and q < P, so the 16 values end within MR * P * NR.
-                unsafe { _mm512_storeu_ps(out.add(r * P * NR + q * NR), acc) };
+                // SAFETY: r < MR and q < P, so the 16 values end within (MR - 1) * ld + P * NR
+                // (asserted).
+                unsafe { _mm512_storeu_ps(out.add(r * ld + q * NR), acc) };
             }
         }
     }
