@@ -1,7 +1,7 @@
 //! One epoch of minibatch training.
 
 use datagen::{Augment, Dataset};
-use nn::{softmax_cross_entropy, Images, Optimizer, Sequential};
+use nn::{softmax_cross_entropy, ComputedImages, Images, Optimizer, Sequential};
 
 use crate::exec::ExecPath;
 use rayon::prelude::*;
@@ -143,9 +143,11 @@ pub fn train_epoch_with(
         }
         labels.clear();
         labels.extend(indices.iter().map(|&i| usize::from(data.label(i))));
-        if let Some(aug) = &plan.augment {
+        if fused.is_some() {
+            // The fused path reads (or augments) each image in its own workers.
+        } else if let Some(aug) = &plan.augment {
             augment_batch(&mut pixels, data, indices, aug, plan.epoch);
-        } else if fused.is_none() {
+        } else {
             pixels.resize(indices.len() * data.image_len(), 0.0);
             // Also rewrites `labels` with the same values: no scratch label buffer needed.
             data.batch_into(indices, &mut pixels, &mut labels);
@@ -160,8 +162,13 @@ pub fn train_epoch_with(
         model.set_step(plan.seed, plan.first_step + step as u64);
         let (loss, right) = match fused.as_mut() {
             Some(f) => {
+                let fill = |s: usize, dst: &mut [f32]| {
+                    if let Some(aug) = &plan.augment {
+                        augment_image(dst, data, indices[s], aug, plan.epoch);
+                    }
+                };
                 let images = if plan.augment.is_some() {
-                    Images::Unit(&pixels)
+                    Images::Computed(ComputedImages::new(indices.len(), &fill))
                 } else {
                     Images::Gather {
                         bytes: data.images(),
@@ -258,10 +265,13 @@ fn augment_batch(
     pixels
         .par_chunks_mut(len)
         .zip(indices.par_iter())
-        .for_each(|(out, &i)| {
-            let image = data.image_f32(i);
-            let key = (epoch << 32) | i as u64;
-            aug.params
-                .apply(out, &image, data.rows(), data.cols(), aug.seed, key);
-        });
+        .for_each(|(out, &i)| augment_image(out, data, i, aug, epoch));
+}
+
+/// Writes the augmented image `i` of `data` for epoch `epoch` into `out`: a pure function of
+/// the run's seed, the epoch and the sample index, whichever thread computes it.
+fn augment_image(out: &mut [f32], data: &Dataset, i: usize, aug: &Augmentation, epoch: u64) {
+    let key = (epoch << 32) | i as u64;
+    aug.params
+        .apply_bytes(out, data.image(i), data.rows(), data.cols(), aug.seed, key);
 }

@@ -105,3 +105,68 @@ fn fused_path_reports_divergence_as_the_generic_path_does() {
         after.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
     );
 }
+
+/// Augmented training through the fused path (images augmented inside its workers) is the
+/// same for any thread count, and agrees with the generic path, which augments the batch
+/// first, up to the paths' float rounding.
+#[test]
+fn augmented_epochs_are_the_same_for_any_thread_count_on_both_paths() {
+    use engine::Augmentation;
+    let data = datagen::generate(Style::Strokes, 2, 0, 400);
+    let order = epoch_order(data.len(), 5, 1);
+    let run = |exec: ExecPath, threads: usize, augment: datagen::Augment| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut model = ModelSpec::seed().build(3).unwrap();
+            let mut sgd = Sgd::new(0.05, 0.9, 0.0).unwrap();
+            let plan = EpochPlan {
+                data: &data,
+                order: &order,
+                batch_size: 40,
+                epoch: 1,
+                first_step: 10,
+                seed: 5,
+                augment: Some(Augmentation {
+                    params: augment,
+                    seed: 5,
+                }),
+                start_step: 0,
+                stop: None,
+                exec,
+            };
+            let mut losses = Vec::new();
+            train_epoch_with(&mut model, &mut sgd, &plan, |_| 0.05, |_, l| losses.push(l)).unwrap();
+            let mut params = Vec::new();
+            model.visit_params_ref(&mut |_, p| {
+                params.extend(p.value.data().iter().map(|v| v.to_bits()))
+            });
+            (losses, params)
+        })
+    };
+    for augment in [
+        datagen::Augment::default(),
+        datagen::Augment::with_elastic(),
+    ] {
+        let one = run(ExecPath::Fused, 1, augment);
+        assert_eq!(
+            one,
+            run(ExecPath::Fused, 3, augment),
+            "fused path, 1 vs 3 threads"
+        );
+        let generic_one = run(ExecPath::Layers, 1, augment);
+        assert_eq!(
+            generic_one,
+            run(ExecPath::Layers, 2, augment),
+            "generic path, 1 vs 2 threads"
+        );
+        for (step, (f, g)) in one.0.iter().zip(&generic_one.0).enumerate() {
+            assert!(
+                (f - g).abs() <= 1e-3 * g.abs(),
+                "step {step}: fused {f}, generic {g}"
+            );
+        }
+    }
+}

@@ -42,7 +42,7 @@ mod sgd;
 mod spec;
 
 pub use error::{Error, Result};
-pub use fused::{FusedSeed, Images, Isa, StepStats, CHUNK};
+pub use fused::{ComputedImages, FusedSeed, Images, Isa, StepStats, CHUNK};
 pub use init::fan_in_uniform;
 pub use layer::{Fusion, Layer, Param};
 pub use layers::conv2d::{Conv2d, Conv2dConfig};

@@ -209,31 +209,51 @@ pub(crate) fn gemm_with(
         let width = take * NR;
         let b_tile = &b[jp * k * NR..(jp + take) * k * NR];
         for (ip, a_panel) in a.chunks_exact(k * MR).take(m.div_ceil(MR)).enumerate() {
+            let rows = MR.min(m - ip * MR);
+            let cols = width.min(n - jp * NR);
+            let at = ip * MR * ldc + jp * NR;
+            // A whole AVX-512 tile goes straight from the registers into `c`; the others
+            // through `tile`, then its valid rows and columns (row stride `width`).
+            if kernel == Kernel::Avx512 && rows == MR && cols == width {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    assert!(at + (MR - 1) * ldc + width <= c.len(), "panel gemm: tile");
+                    let out = &mut c[at..];
+                    // SAFETY: the CPU has AVX-512 F (`kernel.is_supported()` was asserted);
+                    // `a_panel` holds k * MR values, `b_tile` take * k * NR, and `out` MR rows
+                    // of `width` values at stride `ldc` (asserted above).
+                    unsafe {
+                        match take {
+                            3 => x86::tile_avx512::<3>(a_panel, b_tile, k, out, ldc),
+                            2 => x86::tile_avx512::<2>(a_panel, b_tile, k, out, ldc),
+                            _ => x86::tile_avx512::<1>(a_panel, b_tile, k, out, ldc),
+                        }
+                    }
+                    continue;
+                }
+            }
             match (kernel, take) {
                 // SAFETY (all four): `kernel.is_supported()` was asserted above, so the CPU
                 // has AVX-512 F (and AVX2 and FMA); `a_panel` holds k * MR values, `b_tile`
                 // take * k * NR, and `tile` MR * WIDEST * NR.
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx512, 3) => unsafe {
-                    x86::tile_avx512::<3>(a_panel, b_tile, k, &mut tile)
+                    x86::tile_avx512::<3>(a_panel, b_tile, k, &mut tile, width)
                 },
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx512, 2) => unsafe {
-                    x86::tile_avx512::<2>(a_panel, b_tile, k, &mut tile)
+                    x86::tile_avx512::<2>(a_panel, b_tile, k, &mut tile, width)
                 },
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx512, _) => unsafe {
-                    x86::tile_avx512::<1>(a_panel, b_tile, k, &mut tile)
+                    x86::tile_avx512::<1>(a_panel, b_tile, k, &mut tile, width)
                 },
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx2, _) => unsafe { x86::tile_avx2(a_panel, b_tile, k, &mut tile) },
                 _ => tile_portable(a_panel, b_tile, k, &mut tile),
             }
-            // Store the valid rows and columns of the tile (row stride `width`).
-            let rows = MR.min(m - ip * MR);
-            let cols = width.min(n - jp * NR);
             for r in 0..rows {
-                let at = (ip * MR + r) * ldc + jp * NR;
+                let at = at + r * ldc;
                 c[at..at + cols].copy_from_slice(&tile[r * width..r * width + cols]);
             }
         }
@@ -246,8 +266,6 @@ const WIDEST: usize = 3;
 
 /// Lanes of the running sums of [`gemm_nt_dots`].
 pub(crate) const DOT_LANES: usize = 16;
-/// Most values of one dot tile (4 x 4, or 1 x 8 for few rows of `a`).
-const DOT_TILE_MAX: usize = 16;
 
 /// `c[m, n] = a[m, k] · b[n, k]ᵀ` for row-major `a` and `b` (row strides `lda`, `ldb`), `c`
 /// row-major with row stride `ldc`: each value a dot product of a row of `a` and a row of
@@ -303,24 +321,43 @@ fn dot_tiles<const MA: usize, const MB: usize>(
     (b, ldb): (&[f32], usize),
     [m, k, n]: [usize; 3],
 ) {
-    let mut lanes = [[0.0f32; DOT_LANES]; DOT_TILE_MAX];
-    let lanes = &mut lanes[..MA * MB];
+    // The lane sums of every tile of one column of tiles (MB rows of `b` against all of `a`),
+    // carried from one block of k to the next.
+    let tiles = m.div_ceil(MA);
+    let mut lanes = vec![[0.0f32; DOT_LANES]; tiles * MA * MB];
     for j0 in (0..n).step_by(MB) {
         // Rows past the end repeat the last row; their results are not stored.
         let b_rows: [&[f32]; MB] = std::array::from_fn(|t| &b[(j0 + t).min(n - 1) * ldb..][..k]);
-        for i0 in (0..m).step_by(MA) {
-            let a_rows: [&[f32]; MA] =
-                std::array::from_fn(|t| &a[(i0 + t).min(m - 1) * lda..][..k]);
-            match kernel {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `kernel.is_supported()` was asserted, so the CPU has AVX-512 F;
-                // every row holds k values and `lanes` MA * MB arrays.
-                Kernel::Avx512 => unsafe { x86::dots_avx512(&a_rows, &b_rows, k, lanes) },
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: as above, with AVX2 and FMA.
-                Kernel::Avx2 => unsafe { dots_avx2(&a_rows, &b_rows, k, lanes) },
-                _ => dots_body(&a_rows, &b_rows, k, lanes),
+        if k == 0 {
+            lanes.fill([0.0; DOT_LANES]);
+        }
+        // Blocks of DOT_K_BLOCK along k (a multiple of the lane count, so every lane still
+        // adds its products in ascending order): the MB rows of `b` stay in L1 while the
+        // rows of `a` stream past, instead of every tile streaming all its rows from L2.
+        for k0 in (0..k).step_by(DOT_K_BLOCK) {
+            let kb = DOT_K_BLOCK.min(k - k0);
+            let carry = k0 > 0;
+            let b_part: [&[f32]; MB] = std::array::from_fn(|t| &b_rows[t][k0..k0 + kb]);
+            for (tile, lanes) in lanes.chunks_exact_mut(MA * MB).enumerate() {
+                let i0 = tile * MA;
+                let a_part: [&[f32]; MA] =
+                    std::array::from_fn(|t| &a[(i0 + t).min(m - 1) * lda + k0..][..kb]);
+                match kernel {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `kernel.is_supported()` was asserted, so the CPU has AVX-512 F;
+                    // every row holds kb values and `lanes` MA * MB arrays.
+                    Kernel::Avx512 => unsafe {
+                        x86::dots_avx512(&a_part, &b_part, kb, lanes, carry)
+                    },
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: as above, with AVX2 and FMA.
+                    Kernel::Avx2 => unsafe { dots_avx2(&a_part, &b_part, kb, lanes, carry) },
+                    _ => dots_body(&a_part, &b_part, kb, lanes, carry),
+                }
             }
+        }
+        for (tile, lanes) in lanes.chunks_exact(MA * MB).enumerate() {
+            let i0 = tile * MA;
             for (ti, row) in lanes.chunks_exact(MB).enumerate().take(m - i0) {
                 for (tj, l) in row.iter().enumerate().take(n - j0) {
                     c[(i0 + ti) * ldc + j0 + tj] = reduce_lanes(l);
@@ -329,6 +366,9 @@ fn dot_tiles<const MA: usize, const MB: usize>(
         }
     }
 }
+
+/// Values of `k` per block of [`dot_tiles`]: 2 KB of each row.
+const DOT_K_BLOCK: usize = 512;
 
 /// The fixed tree of [`gemm_nt_dots`] (and of `sum_in_lanes`): lanes `l` and `l + 8`, then
 /// `+ 4`, `+ 2`, `+ 1`.
@@ -344,15 +384,19 @@ pub(crate) fn reduce_lanes(l: &[f32; DOT_LANES]) -> f32 {
     v[0]
 }
 
-/// The lane sums of one tile in plain Rust: `lanes[ti * MB + tj][l]`.
+/// The lane sums of one tile in plain Rust: `lanes[ti * MB + tj][l]`, starting from the
+/// sums in `lanes` with `carry` (the tile's earlier blocks of k), else from zero.
 #[inline(always)]
 fn dots_body<const MA: usize, const MB: usize>(
     a: &[&[f32]; MA],
     b: &[&[f32]; MB],
     k: usize,
     lanes: &mut [[f32; DOT_LANES]],
+    carry: bool,
 ) {
-    lanes.fill([0.0; DOT_LANES]);
+    if !carry {
+        lanes.fill([0.0; DOT_LANES]);
+    }
     let mut p = 0;
     while p < k {
         let take = DOT_LANES.min(k - p);
@@ -386,8 +430,9 @@ unsafe fn dots_avx2<const MA: usize, const MB: usize>(
     b: &[&[f32]; MB],
     k: usize,
     lanes: &mut [[f32; DOT_LANES]],
+    carry: bool,
 ) {
-    dots_body(a, b, k, lanes);
+    dots_body(a, b, k, lanes, carry);
 }
 
 /// One 8 x 16 tile in plain Rust: `tile[r * NR + j] = Σ_kk a[kk * MR + r] * b[kk * NR + j]`.
@@ -412,19 +457,24 @@ mod x86 {
     use super::{MR, NR};
 
     /// One 8 x (16 P) tile from `P` consecutive panels of `b` (starting at `b`, `k * NR`
-    /// apart): `tile[r * 16 P + j]`, with 8 P zmm accumulators.
+    /// apart): `tile[r * ld + j]`, with 8 P zmm accumulators.
     ///
     /// # Safety
     /// The CPU must support AVX-512 F; `a.len() >= k * MR`, `b.len() >= P * k * NR`,
-    /// `tile.len() >= MR * P * NR`.
+    /// `ld >= P * NR` and `tile.len() >= (MR - 1) * ld + P * NR`.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn tile_avx512<const P: usize>(
         a: &[f32],
         b: &[f32],
         k: usize,
         tile: &mut [f32],
+        ld: usize,
     ) {
-        debug_assert!(a.len() >= k * MR && b.len() >= P * k * NR && tile.len() >= MR * P * NR);
+        assert!(
+            ld >= P * NR && tile.len() >= (MR - 1) * ld + P * NR,
+            "avx512 tile"
+        );
+        debug_assert!(a.len() >= k * MR && b.len() >= P * k * NR);
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
         let mut acc = [[_mm512_setzero_ps(); P]; MR];
         for kk in 0..k {
@@ -446,14 +496,16 @@ mod x86 {
         let out = tile.as_mut_ptr();
         for (r, acc) in acc.iter().enumerate() {
             for (q, &acc) in acc.iter().enumerate() {
-                // SAFETY: r < MR and q < P, so the 16 values end within MR * P * NR.
-                unsafe { _mm512_storeu_ps(out.add(r * P * NR + q * NR), acc) };
+                // SAFETY: r < MR and q < P, so the 16 values end within (MR - 1) * ld + P * NR
+                // (asserted).
+                unsafe { _mm512_storeu_ps(out.add(r * ld + q * NR), acc) };
             }
         }
     }
 
     /// The lane sums of one `MA x MB` tile of dot products with `MA * MB` zmm accumulators
-    /// (see `gemm_nt_dots`): `lanes[ti * MB + tj][l]`.
+    /// (see `gemm_nt_dots`): `lanes[ti * MB + tj][l]`, starting from the sums in `lanes` with
+    /// `carry`, else from zero.
     ///
     /// # Safety
     /// The CPU must support AVX-512 F; every row must hold at least `k` values; `lanes` must
@@ -464,12 +516,21 @@ mod x86 {
         b: &[&[f32]; MB],
         k: usize,
         lanes: &mut [[f32; 16]],
+        carry: bool,
     ) {
         debug_assert!(a.iter().chain(b).all(|r| r.len() >= k));
         assert!(lanes.len() >= MA * MB, "dot tile lanes");
         let pa: [*const f32; MA] = std::array::from_fn(|t| a[t].as_ptr());
         let pb: [*const f32; MB] = std::array::from_fn(|t| b[t].as_ptr());
         let mut acc = [[_mm512_setzero_ps(); MB]; MA];
+        if carry {
+            for (ti, acc) in acc.iter_mut().enumerate() {
+                for (tj, acc) in acc.iter_mut().enumerate() {
+                    // SAFETY: each lane array holds 16 values (and there are MA * MB of them).
+                    *acc = unsafe { _mm512_loadu_ps(lanes[ti * MB + tj].as_ptr()) };
+                }
+            }
+        }
         let mut p = 0;
         while p < k {
             // Lanes at or past k load as zero (masked), as the padding the order defines.
@@ -645,6 +706,9 @@ mod tests {
     fn convolution_sizes() {
         check_dots(64, 1568, 288, 4).unwrap();
         check_dots(32, 6272, 9, 5).unwrap();
+        // Several blocks of k with a partial, masked last one, for both tile shapes.
+        check_dots(6, 1031, 5, 6).unwrap();
+        check_dots(2, 1031, 9, 7).unwrap();
         check(64, 288, 100, 1).unwrap();
         check(288, 64, 200, 2).unwrap();
         check(32, 9, 784, 3).unwrap();

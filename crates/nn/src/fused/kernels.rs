@@ -157,6 +157,10 @@ fn fill_image(dst: &mut [f32], images: &Images<'_>, s: usize) -> bool {
             // No early exit, so that it vectorises.
             return dst.iter().fold(true, |ok, v| ok & v.is_finite());
         }
+        Images::Computed(c) => {
+            c.fill(s, dst);
+            return dst.iter().fold(true, |ok, v| ok & v.is_finite());
+        }
         Images::Bytes(b) => &b[s * len..(s + 1) * len],
         Images::Gather { bytes, indices } => &bytes[indices[s] * len..(indices[s] + 1) * len],
     };

@@ -164,6 +164,49 @@ pub enum Images<'a> {
         /// Which images make the batch, in order.
         indices: &'a [usize],
     },
+    /// Images made on demand, e.g. augmented ones: each is written by the worker thread
+    /// that uses it, straight into its workspace (no batch buffer, no separate pass).
+    Computed(ComputedImages<'a>),
+}
+
+/// A batch of images that a function writes on demand (see [`Images::Computed`]).
+#[derive(Clone, Copy)]
+pub struct ComputedImages<'a> {
+    /// `fill(s, dst)` writes image `s` of the batch into `dst` (`h * w` values in [0, 1]).
+    fill: &'a (dyn Fn(usize, &mut [f32]) + Sync),
+    /// Index of the first image (a sub-batch of a chunk starts past 0).
+    start: usize,
+    /// Number of images.
+    len: usize,
+}
+
+impl<'a> ComputedImages<'a> {
+    /// `len` images, image `s` written by `fill(s, dst)` into `dst` (`h * w` values in
+    /// [0, 1], every value). `fill` runs on the worker threads, once per image and step, and
+    /// must give the same values wherever it runs (a pure function of `s`) for results to be
+    /// the same for any thread count.
+    pub fn new(len: usize, fill: &'a (dyn Fn(usize, &mut [f32]) + Sync)) -> Self {
+        Self {
+            fill,
+            start: 0,
+            len,
+        }
+    }
+
+    /// Writes image `s` (local to this range) into `dst`.
+    #[inline]
+    pub(crate) fn fill(&self, s: usize, dst: &mut [f32]) {
+        (self.fill)(self.start + s, dst);
+    }
+}
+
+impl std::fmt::Debug for ComputedImages<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputedImages")
+            .field("start", &self.start)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Images<'a> {
@@ -180,6 +223,7 @@ impl<'a> Images<'a> {
                     .all(|&i| i < available)
                     .then_some(indices.len())
             }
+            Images::Computed(c) => Some(c.len),
         }
     }
 
@@ -188,6 +232,7 @@ impl<'a> Images<'a> {
             Images::Unit(v) => vec![v.len()],
             Images::Bytes(b) => vec![b.len()],
             Images::Gather { bytes, indices } => vec![bytes.len(), indices.len()],
+            Images::Computed(c) => vec![c.len],
         }
     }
 
@@ -201,6 +246,14 @@ impl<'a> Images<'a> {
                 bytes,
                 indices: &indices[start..start + len],
             },
+            Images::Computed(c) => {
+                assert!(start + len <= c.len, "computed images: range past the end");
+                Images::Computed(ComputedImages {
+                    start: c.start + start,
+                    len,
+                    ..c
+                })
+            }
         }
     }
 }
