@@ -14,13 +14,19 @@ use engine::DataSource;
 /// the confusion matrix and the 5 most confident mistakes.
 ///
 /// Other modes: --image (recognise the digit in pictures), --bench (inference speed),
-/// --gallery (synthetic digits beside real ones).
+/// --gallery (synthetic digits beside real ones), --export (the model as ONNX or
+/// safetensors).
 #[derive(Debug, Parser)]
 #[command(name = "digits-eval", version, about, long_about)]
 pub struct Cli {
-    /// The model file written by `train`.
+    /// The model file written by `train` (JSON), or a .safetensors file: one exported by
+    /// --export, or a PyTorch nn.Sequential state_dict (with --arch).
     #[arg(long, default_value = "model.json")]
     pub model: PathBuf,
+    /// The layers a PyTorch state_dict's indices follow (`seed`, `lenet` or a layer list as
+    /// for `train --arch`): index i's `weight`/`bias` fill layer i's parameters.
+    #[arg(long, value_parser = cli::arch_value)]
+    pub arch: Option<nn::ModelSpec>,
     /// Where test images come from: `synthetic`, or `idx:DIR` holding at least the test pair
     /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (plain or .gz). Default: what the
     /// model was trained on, when that is an IDX directory that exists; else synthetic.
@@ -76,6 +82,11 @@ pub struct Cli {
     /// ones of each class when --data idx:DIR is given, to compare them by eye.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4", value_parser = values::at_least_one, conflicts_with_all = ["image", "bench"])]
     pub gallery: Option<usize>,
+    /// Write the model in another format, chosen by the extension: `.onnx` (opset 13; input
+    /// `image` [N, 1, 28, 28], outputs `logits` and `probabilities`) or `.safetensors`
+    /// (every parameter under our names, spec and class names in the metadata).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "bench", "gallery"])]
+    pub export: Option<PathBuf>,
 }
 
 /// What this run of `eval` does: exactly one mode, chosen once from the flags.
@@ -90,6 +101,8 @@ pub enum Mode {
     Bench,
     /// Synthetic digits per class beside real ones; needs no model.
     Gallery(usize),
+    /// The model written as ONNX or safetensors (by the file's extension).
+    Export(PathBuf),
 }
 
 impl Cli {
@@ -99,6 +112,8 @@ impl Cli {
             Mode::Gallery(per_class)
         } else if !self.image.is_empty() {
             Mode::Pictures(self.image.clone())
+        } else if let Some(path) = &self.export {
+            Mode::Export(path.clone())
         } else if self.bench {
             Mode::Bench
         } else {

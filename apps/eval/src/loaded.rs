@@ -18,10 +18,10 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Reads `--model` and decides the class names (`--classes`, else the model's, else
+    /// Reads `--model` (with `--arch` for a PyTorch state_dict) and decides the class names (`--classes`, else the model's, else
     /// digits when there are ten outputs).
     pub fn open(cli: &Cli) -> Result<Self> {
-        let (saved, model) = cli::load_model(&cli.model)?;
+        let (saved, model) = cli::load_model_as(&cli.model, cli.arch.as_ref())?;
         let classes = saved
             .spec
             .classes()

@@ -7,9 +7,11 @@
 //! | [`Mode::Pictures`] | `pictures.rs` (text in `recognise.rs`) | the digit in each picture, with an honest verdict |
 //! | [`Mode::Bench`] | `bench.rs` | inference images/s and single-image latency |
 //! | [`Mode::Gallery`] | `gallery.rs` | synthetic digits beside real ones |
+//! | [`Mode::Export`] | `export.rs` | the model as ONNX or safetensors |
 
 mod bench;
 mod check;
+mod export;
 mod flags;
 mod gallery;
 mod loaded;
@@ -45,6 +47,7 @@ fn run(cli: &Cli) -> Result<()> {
         Mode::Gallery(per_class) => gallery::run(cli, per_class),
         Mode::Pictures(paths) => pictures::run(cli, &loaded::Loaded::open(cli)?, &paths),
         Mode::Bench => bench::run(cli, &loaded::Loaded::open(cli)?),
+        Mode::Export(path) => export::run(cli, &loaded::Loaded::open(cli)?, &path),
         Mode::Check => check::run(cli, &loaded::Loaded::open(cli)?),
     }
 }
