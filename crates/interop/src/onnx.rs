@@ -183,8 +183,9 @@ pub fn encode(saved: &SavedModel, class_names: &[String]) -> Result<Vec<u8>> {
             ),
             LayerSpec::Dropout { .. } => continue,
         };
+        // The node before this one writes what this one reads.
+        flush(&mut pending, &current);
         let output = format!("{i}.{}", op.to_lowercase());
-        flush(&mut pending, &output);
         for p in &params {
             let t = param(p)?;
             inits.push(initializer(p, &t.shape, &t.data));
@@ -341,6 +342,20 @@ mod tests {
             .iter()
             .map(|n| strings(n, 2)[0].clone())
             .collect();
+        // Topologically sorted: every node reads the image, an initializer or an earlier output.
+        let nodes = field(graph, 1);
+        let inits: Vec<String> = field(graph, 5)
+            .iter()
+            .map(|t| strings(t, 8)[0].clone())
+            .collect();
+        for (k, n) in nodes.iter().enumerate() {
+            for input in strings(n, 1) {
+                assert!(
+                    input == "image" || inits.contains(&input) || outputs[..k].contains(&input),
+                    "node {k} reads {input}, written by no earlier node"
+                );
+            }
+        }
         assert_eq!(outputs[4], "logits");
         assert_eq!(outputs[5], "probabilities");
         let inits: Vec<String> = field(graph, 5)
