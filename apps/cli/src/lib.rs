@@ -47,7 +47,10 @@ pub fn plural(n: usize, noun: &str) -> String {
 }
 
 /// The synthetic digit styles as a flag value (`--help` lists them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum StyleArg {
     /// Handwriting-like strokes (the default generator).
     Strokes,

@@ -26,6 +26,7 @@
 mod batch;
 mod error;
 mod eval;
+mod exec;
 mod predict;
 mod process;
 mod schedule;
@@ -35,6 +36,7 @@ mod train;
 pub use batch::epoch_order;
 pub use error::{Error, Result};
 pub use eval::{evaluate, Evaluation};
+pub use exec::ExecPath;
 pub use predict::Predictor;
 pub use process::setup_process;
 pub use schedule::Schedule;

@@ -1,7 +1,9 @@
 //! One epoch of minibatch training.
 
 use datagen::{Augment, Dataset};
-use nn::{softmax_cross_entropy, FusedSeed, Images, Optimizer, Sequential};
+use nn::{softmax_cross_entropy, Images, Optimizer, Sequential};
+
+use crate::exec::ExecPath;
 use rayon::prelude::*;
 use tensor::Tensor;
 
@@ -56,6 +58,8 @@ pub struct EpochPlan<'a> {
     /// Checked after every step: when it reads `true` the epoch ends early (after a complete
     /// step) and reports `interrupted`.
     pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+    /// Which implementation runs the network (the fused seed kernels or the layers).
+    pub exec: ExecPath,
 }
 
 /// Runs one epoch over `order` with no augmentation, counting steps from 0: see
@@ -82,6 +86,7 @@ pub fn train_epoch(
         augment: None,
         start_step: 0,
         stop: None,
+        exec: ExecPath::Auto,
     };
     train_epoch_with(model, opt, &plan, lr_at, progress)
 }
@@ -92,7 +97,8 @@ pub fn train_epoch(
 /// batch with the samples done so far and that batch's loss.
 ///
 /// Networks with the seed pattern run through [`FusedSeed`] (same mathematics, float
-/// rounding aside, several times faster); any other network through its layers.
+/// rounding aside, several times faster); any other network through its layers; `plan.exec`
+/// can force either (see [`ExecPath`]).
 ///
 /// # Errors
 /// [`Error::Invalid`] for a zero batch size or an index outside the dataset,
@@ -116,7 +122,7 @@ pub fn train_epoch_with(
             data.len()
         )));
     }
-    let mut fused = fused_for(model, data);
+    let mut fused = plan.exec.fused_for(model, data.rows(), data.cols())?;
     let mut labels = Vec::with_capacity(plan.batch_size);
     let mut pixels = Vec::new();
     let (mut loss_sum, mut correct, mut done) = (0.0f64, 0usize, 0usize);
@@ -258,10 +264,4 @@ fn augment_batch(
             aug.params
                 .apply(out, &image, data.rows(), data.cols(), aug.seed, key);
         });
-}
-
-/// The fused implementation of `model` when it has the seed pattern and takes `data`'s
-/// images; `None` sends the caller down the generic path (which also reports shape errors).
-pub(crate) fn fused_for(model: &Sequential, data: &Dataset) -> Option<FusedSeed> {
-    FusedSeed::for_model(model).filter(|f| f.input_and_classes().0 == [1, data.rows(), data.cols()])
 }
