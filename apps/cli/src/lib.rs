@@ -1,14 +1,17 @@
 //! What the `digits-train` and `digits-eval` commands share: errors printed as one line
 //! (clap's "did you mean" kept), files written atomically and checked before any work, the
 //! worker threads set up before anything starts them, model files read with a clear word
-//! when the file is something else, and the value parsers behind the numeric flags.
+//! when the file is something else (JSON or safetensors), data sets fetched by name, and the
+//! value parsers behind the numeric flags.
 #![deny(missing_docs)]
 
+mod data;
 mod exit;
 pub mod files;
 mod model;
 pub mod values;
 
+pub use data::data_dir;
 pub use exit::{clap_exit, error_exit};
 pub use files::{check_writable, write_atomic};
 pub use model::{load_model, load_model_as, read_model, read_model_as};

@@ -44,7 +44,7 @@ pub fn read_model_as(path: &Path, arch: Option<&ModelSpec>) -> Result<SavedModel
     if let Some(given) = arch {
         if *given != saved.spec {
             bail!(
-                "model {} holds a '{}' network, not the '{given}' given with --arch (--arch is for .safetensors state_dicts)",
+                "model {} holds a '{}' network, not the '{given}' of --arch",
                 path.display(),
                 saved.spec
             );

@@ -27,9 +27,11 @@ pub struct Cli {
     /// for `train --arch`): index i's `weight`/`bias` fill layer i's parameters.
     #[arg(long, value_parser = cli::arch_value)]
     pub arch: Option<nn::ModelSpec>,
-    /// Where test images come from: `synthetic`, or `idx:DIR` holding at least the test pair
-    /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (plain or .gz). Default: what the
-    /// model was trained on, when that is an IDX directory that exists; else synthetic.
+    /// Where test images come from: `synthetic`, `mnist` or `fashion-mnist` (downloaded once
+    /// into the cache, checked against the published checksums), or `idx:DIR` holding at
+    /// least the test pair t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (plain or .gz).
+    /// Default: what the model was trained on, when that is a data set by name or an IDX
+    /// directory that exists; else synthetic.
     #[arg(long)]
     pub data: Option<DataSource>,
     /// Synthetic digit style (default: the one the model was trained on).
