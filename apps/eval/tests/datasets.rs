@@ -160,7 +160,7 @@ fn no_mirror_is_a_one_line_error_saying_how_to_give_the_files() {
         error.contains("--data mnist: cannot download train-images-idx3-ubyte.gz of mnist"),
         "{error}"
     );
-    assert!(error.contains("use idx:DIR"), "{error}");
+    assert!(error.contains("use --data idx:DIR"), "{error}");
     assert!(
         std::fs::read_dir(dir.join("cache/digits/mnist"))
             .unwrap()

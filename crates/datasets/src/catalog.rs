@@ -63,7 +63,7 @@ pub const MNIST: Named = Named {
         "http://yann.lecun.com/exdb/mnist/",
     ],
     system_dirs: &[],
-    source: "http://yann.lecun.com/exdb/mnist/ (checksums as torchvision lists them)",
+    source: "http://yann.lecun.com/exdb/mnist/",
 };
 
 /// Fashion-MNIST (Zalando Research). Checksums: the MD5s of the `.gz` files published in the

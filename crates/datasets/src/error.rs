@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// No mirror could be reached or gave the file.
-    #[error("cannot download {file} of {set} ({tried}): to give the files by hand, put the four files of {source_page} in a directory DIR and use idx:DIR")]
+    #[error("cannot download {file} of {set} ({tried}): to give the files by hand, download the four files of {set} (from {source_page}) into a directory DIR and use --data idx:DIR")]
     Unreachable {
         /// The data set.
         set: &'static str,

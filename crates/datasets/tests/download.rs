@@ -335,7 +335,7 @@ fn no_server_says_how_to_give_the_files_by_hand() {
         e.contains("cannot download train-images-idx3-ubyte.gz of toy-gone"),
         "{e}"
     );
-    assert!(e.contains("use idx:DIR"), "{e}");
+    assert!(e.contains("use --data idx:DIR"), "{e}");
     assert!(!e.contains('\n'));
     assert!(listing(&dir, &set).is_empty());
 }
