@@ -1,4 +1,4 @@
-//! The network as an ONNX model (opset 13, IR version 7), written with [`crate::proto`].
+//! The network as an ONNX model (opset 13, IR version 7), written with our own small protobuf encoder (`proto.rs`).
 //!
 //! | our layer | ONNX operator |
 //! |---|---|
