@@ -25,10 +25,10 @@ trap 'rm -rf "$out"' EXIT
 for net in $NETS; do
   for t in $THREADS; do
     for r in $(seq "$RUNS"); do
-      ./target/release/train --data "idx:$DATA" --classes fashion --arch "$net" --epochs "$EPOCHS" \
+      ./target/release/digits-train --data "idx:$DATA" --classes fashion --arch "$net" --epochs "$EPOCHS" \
         --schedule constant --threads "$t" --seed "$r" --out "$out/model-$net.json" \
         --json "$out/ours-$net-$t-$r.json" > /dev/null
-      ./target/release/eval --model "$out/model-$net.json" --data "idx:$DATA" --classes fashion \
+      ./target/release/digits-eval --model "$out/model-$net.json" --data "idx:$DATA" --classes fashion \
         --threads "$t" --samples 0 --worst 0 --bench --json "$out/ours-eval-$net-$t-$r.json" > /dev/null
       env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$TORCH_PYTHON" "$TORCH_BENCH" --net "$net" \
         --threads "$t" --epochs "$EPOCHS" 2> /dev/null > "$out/torch-$net-$t-$r.json"

@@ -1,7 +1,6 @@
 //! The default mode: test the model on a data set and show what it sees and gets wrong.
 
 use anyhow::Result;
-use engine::evaluate;
 use serde_json::json;
 
 use crate::flags::Cli;
@@ -20,7 +19,7 @@ pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
     for i in 0..cli.samples.min(data.len()) {
         print!("{}", report::sample(&m.model, &data, i, &names)?);
     }
-    let eval = evaluate(&m.model, &data, 1000, classes)?;
+    let eval = crate::progress::evaluate_with_progress(&m.model, &data, classes)?;
     print!("{}", report::summary(&eval, &names)?);
     let worst = eval.most_confident_mistakes(data.labels(), cli.worst);
     if !worst.is_empty() {

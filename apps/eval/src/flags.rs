@@ -14,8 +14,8 @@ use engine::DataSource;
 /// the confusion matrix and the 5 most confident mistakes.
 ///
 /// Other modes: --image (recognise the digit in pictures), --bench (inference speed),
-/// --gallery (synthetic digits beside real ones), --export (the model as ONNX or
-/// safetensors).
+/// --gallery (synthetic digits beside real ones), --report (one HTML page about the model),
+/// --export (the model as ONNX or safetensors).
 #[derive(Debug, Parser)]
 #[command(name = "digits-eval", version, about, long_about)]
 pub struct Cli {
@@ -84,10 +84,15 @@ pub struct Cli {
     /// ones of each class when --data idx:DIR is given, to compare them by eye.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4", value_parser = values::at_least_one, conflicts_with_all = ["image", "bench"])]
     pub gallery: Option<usize>,
+    /// Write one self-contained HTML page about the model here (training curves, accuracy per
+    /// class, confusion heat map, the --worst most confident mistakes, calibration, filters,
+    /// feature maps of --samples test images, settings and checksum), tested on --data.
+    #[arg(long, value_name = "PATH.html", conflicts_with_all = ["image", "bench", "gallery"])]
+    pub report: Option<PathBuf>,
     /// Write the model in another format, chosen by the extension: `.onnx` (opset 13; input
     /// `image` [N, 1, 28, 28], outputs `logits` and `probabilities`) or `.safetensors`
     /// (every parameter under our names, spec and class names in the metadata).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "bench", "gallery"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "bench", "gallery", "report"])]
     pub export: Option<PathBuf>,
 }
 
@@ -103,6 +108,8 @@ pub enum Mode {
     Bench,
     /// Synthetic digits per class beside real ones; needs no model.
     Gallery(usize),
+    /// An HTML report of the model, written to this path.
+    Report(PathBuf),
     /// The model written as ONNX or safetensors (by the file's extension).
     Export(PathBuf),
 }
@@ -114,6 +121,8 @@ impl Cli {
             Mode::Gallery(per_class)
         } else if !self.image.is_empty() {
             Mode::Pictures(self.image.clone())
+        } else if let Some(path) = &self.report {
+            Mode::Report(path.clone())
         } else if let Some(path) = &self.export {
             Mode::Export(path.clone())
         } else if self.bench {

@@ -7,6 +7,7 @@
 //! | [`Mode::Pictures`] | `pictures.rs` (text in `recognise.rs`) | the digit in each picture, with an honest verdict |
 //! | [`Mode::Bench`] | `bench.rs` | inference images/s and single-image latency |
 //! | [`Mode::Gallery`] | `gallery.rs` | synthetic digits beside real ones |
+//! | [`Mode::Report`] | `html_report/` | one self-contained HTML page about the model |
 //! | [`Mode::Export`] | `export.rs` | the model as ONNX or safetensors |
 
 mod bench;
@@ -14,8 +15,10 @@ mod check;
 mod export;
 mod flags;
 mod gallery;
+mod html_report;
 mod loaded;
 mod pictures;
+mod progress;
 mod recognise;
 mod report;
 
@@ -49,6 +52,7 @@ fn run(cli: &Cli) -> Result<()> {
         Mode::Bench => bench::run(cli, &loaded::Loaded::open(cli)?),
         Mode::Export(path) => export::run(cli, &loaded::Loaded::open(cli)?, &path),
         Mode::Check => check::run(cli, &loaded::Loaded::open(cli)?),
+        Mode::Report(path) => html_report::run(cli, &loaded::Loaded::open(cli)?, &path),
     }
 }
 

@@ -5,7 +5,11 @@
 //! `engine::SYNTHETIC_TEST_START`, labels 6, 7, 8, 9, 0, 1, 2, 3, 4, 5), which the model trained
 //! here never saw. Each variant must get at least 9 of the 10 right.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::scratch;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
@@ -16,13 +20,6 @@ const SIDE: usize = 28;
 
 /// Page side of the rendered digits.
 const BIG: u32 = 200;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("digits-eval-image-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A model trained once for all tests of this file: 3 epochs over 30,000 synthetic digits.
 fn model() -> &'static Path {

@@ -97,13 +97,18 @@ fn run(cli: &Cli) -> Result<Finished> {
         None => Start::fresh(&settings, &spec, cli.init.as_deref())?,
     };
     let exec: ExecPath = settings.exec.into();
+    let layers: Vec<String> = spec.layers.iter().map(|l| l.to_string()).collect();
+    println!("{}", cli::wrap_list("model: ", &layers, " -> ", 100));
     println!(
-        "model: {spec} ({} parameters), batch {}, {}, {}, path: {}",
-        start.model.param_count(),
+        "  {} parameters, path: {}",
+        cli::thousands(start.model.param_count()),
+        exec.describe(&start.model, data.train.rows(), data.train.cols())?
+    );
+    println!(
+        "training: batch {}, {}, {}",
         settings.batch_size,
         settings.optimizer_line(),
         cli::plural(rayon::current_num_threads(), "thread"),
-        exec.describe(&start.model, data.train.rows(), data.train.cols())?
     );
     let outputs = Outputs {
         json: cli.json.as_deref(),

@@ -205,7 +205,11 @@ impl Settings {
 
     /// Checks the network against the class names, naming the flag to change.
     fn check_network(&self, classes_given: bool) -> Result<()> {
-        let outputs = self.spec()?.classes()?;
+        let spec = self.spec()?;
+        if self.exec == ExecKind::Fused && nn::FusedSeed::new(&spec).is_none() {
+            bail!("--exec fused runs only the seed pattern (conv, ReLU, 2x2 max-pool, flatten, dense): use --exec auto or layers for --arch {}", self.arch);
+        }
+        let outputs = spec.classes()?;
         let names = self.class_names.len();
         if outputs == names {
             return Ok(());

@@ -2,16 +2,13 @@
 //! status 130; resuming from it gives the model an uninterrupted run gives.
 // See: issue #9 (interrupt handling).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("digits-train-int-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use common::scratch;
+use std::process::{Command, Stdio};
 
 fn args(out: &Path) -> Vec<String> {
     [

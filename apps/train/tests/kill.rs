@@ -3,18 +3,15 @@
 //! complete and loadable (the save writes a temporary file, flushes it and renames it).
 // See: issue #9 (atomic, durable saves).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::scratch;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 60;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("digits-train-kill-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn command(out: &Path, seed: u64) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_digits-train"));

@@ -4,6 +4,7 @@ use datagen::Dataset;
 use nn::Sequential;
 
 use crate::error::{Error, Result};
+use crate::exec::ExecPath;
 use crate::predict::Predictor;
 
 /// The result of [`evaluate`].
@@ -67,6 +68,20 @@ pub fn evaluate(
     batch_size: usize,
     classes: usize,
 ) -> Result<Evaluation> {
+    evaluate_with(model, data, batch_size, classes, ExecPath::Auto)
+}
+
+/// [`evaluate`], running the model the way `exec` says.
+///
+/// # Errors
+/// As [`evaluate`], and [`ExecPath::Fused`] for a network without the seed pattern.
+pub fn evaluate_with(
+    model: &Sequential,
+    data: &Dataset,
+    batch_size: usize,
+    classes: usize,
+    exec: ExecPath,
+) -> Result<Evaluation> {
     if batch_size == 0 {
         return Err(Error::Invalid("batch size must be at least 1".into()));
     }
@@ -86,7 +101,7 @@ pub fn evaluate(
         )));
     }
     let k = classes;
-    let mut predictor = Predictor::new(model, data.rows(), data.cols(), k)?;
+    let mut predictor = Predictor::with_path(model, data.rows(), data.cols(), k, exec)?;
     let mut logits = Vec::new();
     let mut confusion = vec![0usize; k * k];
     let mut probs = Vec::with_capacity(data.len() * k);

@@ -35,7 +35,7 @@ mod train;
 
 pub use batch::epoch_order;
 pub use error::{Error, Result};
-pub use eval::{evaluate, Evaluation};
+pub use eval::{evaluate, evaluate_with, Evaluation};
 pub use exec::ExecPath;
 pub use predict::Predictor;
 pub use process::setup_process;

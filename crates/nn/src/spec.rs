@@ -218,19 +218,22 @@ impl ModelSpec {
                             "filters, kernel and stride must be positive".into(),
                         ));
                     }
-                    let (ph, pw) = (h.saturating_add(2 * padding), w.saturating_add(2 * padding));
-                    if kernel > ph || kernel > pw {
-                        return Err(invalid(format!(
-                            "a {kernel}x{kernel} kernel does not fit a {h}x{w} input with padding {padding}"
-                        )));
-                    }
+                    // The one place the output size is computed: the same geometry the
+                    // kernels run with.
+                    let g = tensor::Conv2dGeometry::new(
+                        [1, c, h, w],
+                        filters,
+                        [kernel, kernel],
+                        stride,
+                        padding,
+                    )
+                    .map_err(|e| match e {
+                        tensor::Error::InvalidGeometry { reason, .. } => invalid(reason),
+                        other => invalid(other.to_string()),
+                    })?;
                     name("conv", "weight", vec![filters, c, kernel, kernel]);
                     name("conv", "bias", vec![filters]);
-                    vec![
-                        filters,
-                        (ph - kernel) / stride + 1,
-                        (pw - kernel) / stride + 1,
-                    ]
+                    vec![filters, g.h_out(), g.w_out()]
                 }
                 LayerSpec::Relu | LayerSpec::Dropout { .. } => shape.clone(),
                 LayerSpec::MaxPool2x2 => match *shape.as_slice() {

@@ -29,7 +29,7 @@ pub struct Picture {
     pub name: String,
     /// What it was: format, size and pixel type, e.g. `PNG 640x480 Rgba8`.
     pub kind: String,
-    /// Width of `data` in pixels (at most [`WORK_SIDE`]).
+    /// Width of `data` in pixels (at most 2048: larger pictures are shrunk first).
     pub width: usize,
     /// Height of `data` in pixels.
     pub height: usize,

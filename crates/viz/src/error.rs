@@ -49,6 +49,22 @@ pub enum Error {
         /// The number of classes.
         len: usize,
     },
+    /// A chart was given nothing to draw (no finite point, no non-empty bin).
+    #[error("{op}: nothing to draw")]
+    EmptyChart {
+        /// The chart that checked.
+        op: &'static str,
+    },
+    /// An image with a side of zero, or too large to encode.
+    #[error("{op}: cannot encode a {h}x{w} image")]
+    ImageSize {
+        /// The encoder that checked.
+        op: &'static str,
+        /// The height given.
+        h: usize,
+        /// The width given.
+        w: usize,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

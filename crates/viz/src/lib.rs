@@ -1,10 +1,12 @@
-//! ASCII views for the digits CNN: images and feature maps as character art, class
-//! probabilities as bars, and a confusion matrix as a table. Everything draws plain `f32` (or
-//! count) slices in row-major order and returns a `String` whose lines each end with `'\n'`, so
-//! the views work in any terminal, log or test, and the crate knows nothing about tensors or
-//! networks: the caller hands over the slices. Pixels use the demo's ramp ([`ramp`]): `.` below
-//! 0.1, `+` from 0.1, `*` from 0.4 and `#` from 0.7. Every view checks its sizes and returns a
-//! typed [`Error`] instead of panicking.
+//! Views for the digits CNN. In a terminal: images and feature maps as ASCII art, class
+//! probabilities as bars, and a confusion matrix as a table. On a page: SVG charts
+//! ([`svg`]: line charts, a confusion heat map, bars, a reliability diagram) and maps as PNG
+//! images ([`raster`]). Everything draws plain `f32` (or count) slices in row-major order, and
+//! the crate knows nothing about tensors or networks: the caller hands over the slices. The
+//! ASCII views return a `String` whose lines each end with `'\n'`, so they work in any
+//! terminal, log or test; pixels use the demo's ramp ([`ramp`]): `.` below 0.1, `+` from 0.1,
+//! `*` from 0.4 and `#` from 0.7. Every view checks its sizes and returns a typed [`Error`]
+//! instead of panicking.
 //!
 //! # Example: an image next to a feature map, then the prediction
 //!
@@ -45,6 +47,8 @@ mod bars;
 mod confusion;
 mod error;
 mod panels;
+pub mod raster;
+pub mod svg;
 
 pub use ascii::{ascii, ascii_scaled, ramp};
 pub use bars::prob_bars;
