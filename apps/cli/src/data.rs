@@ -10,7 +10,7 @@ use engine::DataSource;
 /// The directory of IDX files a data source names: `idx:DIR` as given, a data set by name
 /// fetched (or found in the cache or a system directory, see [`datasets::fetch`]), `None`
 /// for synthetic data. Progress goes to stderr: a line per file, and a running count on a
-/// terminal.
+/// terminal; a mirror that fails is named only in the error, if no other mirror works.
 ///
 /// # Errors
 /// One line: a file that fails its checksum, no mirror reachable (with how to give the
@@ -33,6 +33,9 @@ pub fn data_dir(source: &DataSource) -> Result<Option<PathBuf>> {
                 on_line = true;
             }
             datasets::Event::Progress { .. } => {}
+            // The error lists every failed mirror if none works; when a later one does, its
+            // "downloading" line says which. Either way the failure itself is no news.
+            datasets::Event::Failed { .. } => {}
             _ => {
                 if on_line {
                     let _ = write!(err, "\r\x1b[K");

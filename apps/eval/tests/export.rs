@@ -376,5 +376,8 @@ fn a_pytorch_state_dict_loads_onto_arch_with_identical_predictions() {
         "the architecture needs [32, 1, 3, 3]",
     );
     let args = ["--model", file.to_str().unwrap(), "--arch", "conv8y3"];
-    assert_one_line_error(&eval(&args), "token 1 'conv8y3'");
+    assert_one_line_error(
+        &eval(&args),
+        "invalid value 'conv8y3' for '--arch <ARCH>': invalid model spec",
+    );
 }
