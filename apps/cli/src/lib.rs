@@ -1,17 +1,20 @@
 //! What the `digits-train` and `digits-eval` commands share: errors printed as one line
 //! (clap's "did you mean" kept), files written atomically and checked before any work, the
 //! worker threads set up before anything starts them, model files read with a clear word
-//! when the file is something else, and the value parsers behind the numeric flags.
+//! when the file is something else (JSON or safetensors), data sets fetched by name, and the
+//! value parsers behind the numeric flags.
 #![deny(missing_docs)]
 
+mod data;
 mod exit;
 pub mod files;
 mod model;
 pub mod values;
 
+pub use data::data_dir;
 pub use exit::{clap_exit, error_exit};
 pub use files::{check_writable, write_atomic};
-pub use model::{load_model, read_model};
+pub use model::{load_model, load_model_as, read_model, read_model_as};
 
 /// Sets the number of worker threads before anything starts rayon's pool (data generation
 /// does): call it first thing after parsing the flags. `None` keeps rayon's default (all
@@ -27,6 +30,14 @@ pub fn init_threads(threads: Option<usize>) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("starting {n} worker threads: {e}"))?;
     }
     Ok(())
+}
+
+/// An `--arch` value: `seed`, `lenet` or a layer list, checked (for clap's `value_parser`).
+///
+/// # Errors
+/// The spec's own one-line reason.
+pub fn arch_value(s: &str) -> Result<nn::ModelSpec, String> {
+    nn::ModelSpec::parse(s).map_err(|e| e.to_string())
 }
 
 /// `n` and the noun, in the singular for 1: `1 thread`, `2 threads`.

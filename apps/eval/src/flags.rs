@@ -16,16 +16,23 @@ use engine::DataSource;
 ///
 /// Other modes: --image (recognise the digit in pictures), --bench (inference speed),
 /// --gallery (synthetic digits beside real ones), --report (one HTML page about the model),
-/// --serve (a web page to draw digits on).
+/// --serve (a web page to draw digits on), --export (the model as ONNX or safetensors).
 #[derive(Debug, Parser)]
 #[command(name = "digits-eval", version, about, long_about)]
 pub struct Cli {
-    /// The model file written by `train`.
+    /// The model file written by `train` (JSON), or a .safetensors file: one exported by
+    /// --export, or a PyTorch nn.Sequential state_dict (with --arch).
     #[arg(long, default_value = "model.json")]
     pub model: PathBuf,
-    /// Where test images come from: `synthetic`, or `idx:DIR` holding at least the test pair
-    /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (plain or .gz). Default: what the
-    /// model was trained on, when that is an IDX directory that exists; else synthetic.
+    /// The layers a PyTorch state_dict's indices follow (`seed`, `lenet` or a layer list as
+    /// for `train --arch`): index i's `weight`/`bias` fill layer i's parameters.
+    #[arg(long, value_parser = cli::arch_value)]
+    pub arch: Option<nn::ModelSpec>,
+    /// Where test images come from: `synthetic`, `mnist` or `fashion-mnist` (downloaded once
+    /// into the cache, checked against the published checksums), or `idx:DIR` holding at
+    /// least the test pair t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (plain or .gz).
+    /// Default: what the model was trained on, when that is a data set by name or an IDX
+    /// directory that exists; else synthetic.
     #[arg(long)]
     pub data: Option<DataSource>,
     /// Synthetic digit style (default: the one the model was trained on).
@@ -95,6 +102,11 @@ pub struct Cli {
         conflicts_with_all = ["image", "bench", "gallery", "data", "style", "seed", "samples", "count", "worst", "json"]
     )]
     pub serve: Option<SocketAddr>,
+    /// Write the model in another format, chosen by the extension: `.onnx` (opset 13; input
+    /// `image` [N, 1, 28, 28], outputs `logits` and `probabilities`) or `.safetensors`
+    /// (every parameter under our names, spec and class names in the metadata).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "bench", "gallery", "report", "serve"])]
+    pub export: Option<PathBuf>,
 }
 
 /// What this run of `eval` does: exactly one mode, chosen once from the flags.
@@ -113,6 +125,8 @@ pub enum Mode {
     Report(PathBuf),
     /// The web page and its API on this address, until Ctrl-C.
     Serve(SocketAddr),
+    /// The model written as ONNX or safetensors (by the file's extension).
+    Export(PathBuf),
 }
 
 impl Cli {
@@ -126,6 +140,8 @@ impl Cli {
             Mode::Pictures(self.image.clone())
         } else if let Some(path) = &self.report {
             Mode::Report(path.clone())
+        } else if let Some(path) = &self.export {
+            Mode::Export(path.clone())
         } else if self.bench {
             Mode::Bench
         } else {

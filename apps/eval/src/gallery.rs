@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use datagen::{idx, Style};
-use engine::{DataSource, DIGIT_NAMES};
+use engine::DIGIT_NAMES;
 use viz::Panel;
 
 use crate::flags::Cli;
@@ -13,10 +13,14 @@ use crate::flags::Cli;
 pub fn run(cli: &Cli, per_class: usize) -> Result<()> {
     let style: Style = cli.style.map_or(Style::Strokes, Style::from);
     let seed = cli.seed.unwrap_or(1);
-    let real = match &cli.data {
-        None | Some(DataSource::Synthetic) => None,
-        Some(DataSource::Idx(dir)) => Some(
-            idx::load_split(dir, idx::Split::Test)
+    let dir = match &cli.data {
+        Some(source) => cli::data_dir(source)?,
+        None => None,
+    };
+    let real = match dir {
+        None => None,
+        Some(dir) => Some(
+            idx::load_split(&dir, idx::Split::Test)
                 .with_context(|| format!("loading real digits from {}", dir.display()))?,
         ),
     };

@@ -18,10 +18,10 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Reads `--model` and decides the class names (`--classes`, else the model's, else
+    /// Reads `--model` (with `--arch` for a PyTorch state_dict) and decides the class names (`--classes`, else the model's, else
     /// digits when there are ten outputs).
     pub fn open(cli: &Cli) -> Result<Self> {
-        let (saved, model) = cli::load_model(&cli.model)?;
+        let (saved, model) = cli::load_model_as(&cli.model, cli.arch.as_ref())?;
         let classes = saved
             .spec
             .classes()
@@ -53,6 +53,7 @@ impl Loaded {
         }
         match self.meta_str("data").map(str::parse::<DataSource>) {
             Some(Ok(DataSource::Idx(dir))) if dir.is_dir() => DataSource::Idx(dir),
+            Some(Ok(named @ (DataSource::Mnist | DataSource::FashionMnist))) => named,
             Some(Ok(DataSource::Idx(dir))) => {
                 eprintln!(
                     "warning: the model was trained on idx:{}, which is not here; testing on synthetic digits (pass --data idx:DIR)",
@@ -82,11 +83,16 @@ impl Loaded {
                 let data = datagen::generate(style, seed, SYNTHETIC_TEST_START, cli.count);
                 (data, format!("synthetic {style} digits, seed {seed}"))
             }
-            DataSource::Idx(dir) => {
+            source => {
+                let dir = cli::data_dir(&source)?.unwrap_or_default();
                 let data = idx::load_split(&dir, idx::Split::Test)
                     .with_context(|| format!("loading test data from {}", dir.display()))?
                     .truncated(cli.count);
-                (data, format!("IDX test files in {}", dir.display()))
+                let desc = match source.dataset_name() {
+                    Some(name) => format!("{name} test files in {}", dir.display()),
+                    None => format!("IDX test files in {}", dir.display()),
+                };
+                (data, desc)
             }
         };
         let [_, h, w] = self.saved.spec.input;

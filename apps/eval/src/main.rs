@@ -9,9 +9,11 @@
 //! | [`Mode::Gallery`] | `gallery.rs` | synthetic digits beside real ones |
 //! | [`Mode::Report`] | `html_report/` | one self-contained HTML page about the model |
 //! | [`Mode::Serve`] | `serve/` | a web page to draw digits on, and its JSON API |
+//! | [`Mode::Export`] | `export.rs` | the model as ONNX or safetensors |
 
 mod bench;
 mod check;
+mod export;
 mod flags;
 mod gallery;
 mod html_report;
@@ -50,6 +52,7 @@ fn run(cli: &Cli) -> Result<()> {
         Mode::Gallery(per_class) => gallery::run(cli, per_class),
         Mode::Pictures(paths) => pictures::run(cli, &loaded::Loaded::open(cli)?, &paths),
         Mode::Bench => bench::run(cli, &loaded::Loaded::open(cli)?),
+        Mode::Export(path) => export::run(cli, &loaded::Loaded::open(cli)?, &path),
         Mode::Check => check::run(cli, &loaded::Loaded::open(cli)?),
         Mode::Report(path) => html_report::run(cli, &loaded::Loaded::open(cli)?, &path),
         Mode::Serve(addr) => serve::run(cli, loaded::Loaded::open(cli)?, addr),

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use datagen::{idx, Dataset, Style};
-use engine::{epoch_order, DataSource, SYNTHETIC_TEST_START};
+use engine::{epoch_order, SYNTHETIC_TEST_START};
 use nn::ModelSpec;
 
 use crate::settings::Settings;
@@ -24,8 +24,8 @@ pub struct Data {
 /// Makes or loads the images the settings name and checks them against `spec`.
 pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
     let started = Instant::now();
-    let (train, test, description) = match &s.data {
-        DataSource::Synthetic => {
+    let (train, test, description) = match cli::data_dir(&s.data)? {
+        None => {
             let style: Style = s.style.map_or(Style::Strokes, Style::from);
             let train = datagen::generate(style, s.seed, 0, s.train_size);
             let test = datagen::generate(style, s.seed, SYNTHETIC_TEST_START, s.test_size);
@@ -35,7 +35,8 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
                 format!("synthetic {style} digits, seed {}", s.seed),
             )
         }
-        DataSource::Idx(dir) => {
+        Some(dir) => {
+            let dir = dir.as_path();
             let train = idx::load_split(dir, idx::Split::Train)
                 .with_context(|| format!("loading training data from {}", dir.display()))?
                 .truncated(s.train_size);

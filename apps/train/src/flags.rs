@@ -65,11 +65,17 @@ pub struct Cli {
     /// [default: 0].
     #[arg(long, value_name = "F", value_parser = values::non_negative, allow_negative_numbers = true)]
     pub val_fraction: Option<f64>,
-    /// Where images come from: `synthetic`, or `idx:DIR` with the four MNIST-format files
-    /// (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
-    /// t10k-labels-idx1-ubyte, plain or .gz) [default: synthetic].
+    /// Where images come from: `synthetic`, `mnist` or `fashion-mnist` (downloaded once into
+    /// the cache, checked against the published checksums), or `idx:DIR` with the four
+    /// MNIST-format files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
+    /// t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or .gz) [default: synthetic].
     #[arg(long, value_name = "SRC")]
     pub data: Option<DataSource>,
+    /// Start from the weights in this file instead of fresh ones, to fine-tune: a model file
+    /// (JSON), or a .safetensors file (ours from `eval --export`, or a PyTorch nn.Sequential
+    /// state_dict whose layer indices follow --arch). It must hold the network --arch names.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// Synthetic digit style [default: strokes]. Only with synthetic data.
     #[arg(long, value_enum)]
     pub style: Option<StyleArg>,

@@ -94,7 +94,7 @@ fn run(cli: &Cli) -> Result<Finished> {
             );
             Start::resumed(ckpt, path)?
         }
-        None => Start::fresh(&settings, &spec)?,
+        None => Start::fresh(&settings, &spec, cli.init.as_deref())?,
     };
     let exec: ExecPath = settings.exec.into();
     let layers: Vec<String> = spec.layers.iter().map(|l| l.to_string()).collect();

@@ -46,10 +46,17 @@ pub struct Start {
 }
 
 impl Start {
-    /// A new run of `spec` with fresh weights.
-    pub fn fresh(s: &Settings, spec: &ModelSpec) -> Result<Self> {
+    /// A new run of `spec` with fresh weights, or those of `init` (`--init`).
+    pub fn fresh(s: &Settings, spec: &ModelSpec, init: Option<&Path>) -> Result<Self> {
+        let model = match init {
+            Some(path) => {
+                println!("initial weights: {}", path.display());
+                cli::load_model_as(path, Some(spec))?.1
+            }
+            None => spec.build(s.seed)?,
+        };
         Ok(Self {
-            model: spec.build(s.seed)?,
+            model,
             opt: s.build_optimizer()?,
             best: None,
             epoch: 0,

@@ -109,10 +109,10 @@ impl Settings {
         let data = cli.data.clone().unwrap_or(DataSource::Synthetic);
         let style = match (&data, cli.style) {
             (DataSource::Synthetic, style) => Some(style.unwrap_or(StyleArg::Strokes)),
-            (DataSource::Idx(_), Some(_)) => {
+            (_, Some(_)) => {
                 bail!("--style applies to synthetic data only, not --data {data}")
             }
-            (DataSource::Idx(_), None) => None,
+            (_, None) => None,
         };
         let epochs = cli.epochs.unwrap_or(3);
         let warmup_epochs = cli.warmup_epochs.unwrap_or(0.0);
@@ -131,6 +131,10 @@ impl Settings {
             .checkpoint
             .clone()
             .unwrap_or_else(|| default_checkpoint(&out));
+        let default_classes = match data {
+            DataSource::FashionMnist => "fashion",
+            _ => "digits",
+        };
         let settings = Self {
             arch: cli.arch.clone().unwrap_or_else(|| "seed".into()),
             data,
@@ -149,7 +153,7 @@ impl Settings {
             val_fraction,
             train_size: cli.train_size.unwrap_or(60_000),
             test_size: cli.test_size.unwrap_or(10_000),
-            class_names: class_names(cli.classes.as_deref().unwrap_or("digits"))?,
+            class_names: class_names(cli.classes.as_deref().unwrap_or(default_classes))?,
             exec: cli.exec.unwrap_or(ExecKind::Auto),
             out,
             checkpoint,

@@ -51,8 +51,8 @@ fn bad_values_are_one_line_errors() {
             "cursive",
         ),
         (
-            vec!["--data", "mnist", "--out", m],
-            "not 'synthetic' or 'idx:DIR'",
+            vec!["--data", "emnist", "--out", m],
+            "not 'synthetic', 'mnist', 'fashion-mnist' or 'idx:DIR'",
         ),
         (
             vec!["--arch", "resnet", "--out", m],

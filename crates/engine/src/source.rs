@@ -30,29 +30,48 @@ pub const FASHION_NAMES: [&str; 10] = [
     "Ankle boot",
 ];
 
-/// A data source named on the command line: `synthetic` or `idx:DIR`.
+/// A data source named on the command line: `synthetic`, `mnist`, `fashion-mnist` or
+/// `idx:DIR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSource {
     /// Images made by `datagen` from the run's seed.
     Synthetic,
     /// The four MNIST-format IDX files (plain or `.gz`) in a directory.
     Idx(PathBuf),
+    /// MNIST by name: the apps fetch it once into a cache (the `datasets` crate).
+    Mnist,
+    /// Fashion-MNIST by name, as [`DataSource::Mnist`].
+    FashionMnist,
+}
+
+impl DataSource {
+    /// The name of a data set known by name (`mnist`, `fashion-mnist`), else `None`.
+    pub fn dataset_name(&self) -> Option<&'static str> {
+        match self {
+            Self::Mnist => Some("mnist"),
+            Self::FashionMnist => Some("fashion-mnist"),
+            Self::Synthetic | Self::Idx(_) => None,
+        }
+    }
 }
 
 impl FromStr for DataSource {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        if s == "synthetic" {
-            return Ok(Self::Synthetic);
+        match s {
+            "synthetic" => return Ok(Self::Synthetic),
+            "mnist" => return Ok(Self::Mnist),
+            "fashion-mnist" => return Ok(Self::FashionMnist),
+            _ => {}
         }
         match s.strip_prefix("idx:") {
             Some(dir) if !dir.is_empty() => Ok(Self::Idx(PathBuf::from(dir))),
             _ if Path::new(s).is_dir() => Err(Error::Invalid(format!(
-                "data source '{s}' is not 'synthetic' or 'idx:DIR' (for the MNIST-format files in that directory, write idx:{s})"
+                "data source '{s}' is not 'synthetic', 'mnist', 'fashion-mnist' or 'idx:DIR' (for the MNIST-format files in that directory, write idx:{s})"
             ))),
             _ => Err(Error::Invalid(format!(
-                "data source '{s}' is not 'synthetic' or 'idx:DIR'"
+                "data source '{s}' is not 'synthetic', 'mnist', 'fashion-mnist' or 'idx:DIR'"
             ))),
         }
     }
@@ -63,6 +82,7 @@ impl fmt::Display for DataSource {
         match self {
             Self::Synthetic => f.write_str("synthetic"),
             Self::Idx(dir) => write!(f, "idx:{}", dir.display()),
+            Self::Mnist | Self::FashionMnist => f.write_str(self.dataset_name().unwrap_or("")),
         }
     }
 }
@@ -117,7 +137,12 @@ mod tests {
             DataSource::Idx("/data/mnist".into())
         );
         assert!("idx:".parse::<DataSource>().is_err());
-        assert!("mnist".parse::<DataSource>().is_err());
+        for named in ["mnist", "fashion-mnist"] {
+            let d: DataSource = named.parse().unwrap();
+            assert_eq!(d.to_string(), named);
+            assert_eq!(d.dataset_name(), Some(named));
+        }
+        assert!("emnist".parse::<DataSource>().is_err());
     }
 
     #[test]
