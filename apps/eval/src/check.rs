@@ -1,7 +1,7 @@
 //! The default mode: test the model on a data set and show what it sees and gets wrong.
 
 use anyhow::Result;
-use engine::evaluate;
+use engine::evaluate_at;
 use serde_json::json;
 
 use crate::flags::Cli;
@@ -20,8 +20,11 @@ pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
     for i in 0..cli.samples.min(data.len()) {
         print!("{}", report::sample(&m.model, &data, i, &names)?);
     }
-    let eval = evaluate(&m.model, &data, 1000, classes)?;
+    let temperature = m.temperature();
+    let eval = evaluate_at(&m.model, &data, 1000, classes, temperature)?;
     print!("{}", report::summary(&eval, &names)?);
+    let calibration = crate::calibration::measure(&eval, data.labels())?;
+    print!("{}", crate::calibration::text(&calibration, temperature)?);
     let worst = eval.most_confident_mistakes(data.labels(), cli.worst);
     if !worst.is_empty() {
         print!("{}", report::mistakes(&eval, &data, &worst, &names)?);
@@ -44,6 +47,7 @@ pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
             "confusion": confusion,
             "class_names": names,
             "worst": worst_json,
+            "calibration": crate::calibration::to_json(&calibration, temperature),
             "model": cli.model,
             "data": m.data_source(cli).to_string(),
         });

@@ -63,7 +63,7 @@ pub struct Cli {
         conflicts_with_all = ["data", "style", "seed", "samples", "count", "worst"]
     )]
     pub image: Vec<String>,
-    /// With --image: when the most likely class has a lower probability than this, the
+    /// With --image or --ood: when the most likely class has a lower probability than this, the
     /// verdict is "unsure: A or B" instead of a class.
     #[arg(long, default_value_t = vision::DEFAULT_MIN_CONFIDENCE, value_name = "P", value_parser = values::probability, allow_negative_numbers = true)]
     pub min_confidence: f32,
@@ -76,6 +76,12 @@ pub struct Cli {
     /// ones of each class when --data idx:DIR is given, to compare them by eye.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4", value_parser = values::at_least_one, conflicts_with_all = ["image", "bench"])]
     pub gallery: Option<usize>,
+    /// Check how well the verdict tells the test digits (--data) from the test images of
+    /// this IDX directory, which are not digits (e.g. Fashion-MNIST): AUROC, FPR at 95% TPR,
+    /// the fraction of each set flagged "unsure"/"no digit" at --min-confidence, and the
+    /// trade-off over other floors. With --json: `ood`.
+    #[arg(long, value_name = "idx:DIR", conflicts_with_all = ["image", "bench", "gallery"])]
+    pub ood: Option<DataSource>,
 }
 
 /// What this run of `eval` does: exactly one mode, chosen once from the flags.
@@ -90,6 +96,8 @@ pub enum Mode {
     Bench,
     /// Synthetic digits per class beside real ones; needs no model.
     Gallery(usize),
+    /// How well the verdict separates the digits from another data set.
+    Ood(DataSource),
 }
 
 impl Cli {
@@ -101,6 +109,8 @@ impl Cli {
             Mode::Pictures(self.image.clone())
         } else if self.bench {
             Mode::Bench
+        } else if let Some(other) = &self.ood {
+            Mode::Ood(other.clone())
         } else {
             Mode::Check
         }

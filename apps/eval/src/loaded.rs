@@ -39,6 +39,12 @@ impl Loaded {
         self.names.iter().map(String::as_str).collect()
     }
 
+    /// The calibration temperature stored in the model (`meta.calibration.temperature`), or
+    /// 1 for a model without one.
+    pub fn temperature(&self) -> f32 {
+        vision::temperature_of(&self.saved.meta)
+    }
+
     /// A string the model's metadata holds under `key`.
     pub fn meta_str(&self, key: &str) -> Option<&str> {
         self.saved.meta.get(key).and_then(|v| v.as_str())

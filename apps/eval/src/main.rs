@@ -7,12 +7,15 @@
 //! | [`Mode::Pictures`] | `pictures.rs` (text in `recognise.rs`) | the digit in each picture, with an honest verdict |
 //! | [`Mode::Bench`] | `bench.rs` | inference images/s and single-image latency |
 //! | [`Mode::Gallery`] | `gallery.rs` | synthetic digits beside real ones |
+//! | [`Mode::Ood`] | `ood.rs` | how well the verdict tells digits from another data set |
 
 mod bench;
+mod calibration;
 mod check;
 mod flags;
 mod gallery;
 mod loaded;
+mod ood;
 mod pictures;
 mod recognise;
 mod report;
@@ -46,6 +49,7 @@ fn run(cli: &Cli) -> Result<()> {
         Mode::Pictures(paths) => pictures::run(cli, &loaded::Loaded::open(cli)?, &paths),
         Mode::Bench => bench::run(cli, &loaded::Loaded::open(cli)?),
         Mode::Check => check::run(cli, &loaded::Loaded::open(cli)?),
+        Mode::Ood(other) => ood::run(cli, &loaded::Loaded::open(cli)?, &other),
     }
 }
 

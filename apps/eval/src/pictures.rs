@@ -25,7 +25,12 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
     let mut json_rows = Vec::new();
     let (mut digits, mut unsure, mut none) = (0, 0, 0);
     for pic in &pictures {
-        let r = vision::recognise(&m.model, &pic.page()?, cli.min_confidence)
+        let settings = vision::Settings {
+            min_confidence: cli.min_confidence,
+            temperature: m.temperature(),
+            saliency: true,
+        };
+        let r = vision::recognise_with(&m.model, &pic.page()?, &settings)
             .with_context(|| format!("recognising {}", pic.name))?;
         print!("{}", recognise::report(pic, &r, &names)?);
         match r.verdict {
@@ -46,6 +51,7 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
             "predictions": json_rows,
             "class_names": names,
             "min_confidence": cli.min_confidence,
+            "temperature": m.temperature(),
             "model": cli.model,
         });
         crate::write_json(path, &out)?;

@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod calibration;
 mod error;
 mod eval;
 mod predict;
@@ -33,12 +34,17 @@ mod source;
 mod train;
 
 pub use batch::epoch_order;
+pub use calibration::{
+    calibration_metrics, check_temperature, fit_temperature, nll_at, softmax_at, Bin,
+    CalibrationMetrics, ECE_BINS, MAX_TEMPERATURE,
+};
 pub use error::{Error, Result};
-pub use eval::{evaluate, Evaluation};
+pub use eval::{evaluate, evaluate_at, Evaluation};
 pub use predict::Predictor;
 pub use process::setup_process;
 pub use schedule::Schedule;
 pub use source::{class_names, DataSource, DIGIT_NAMES, FASHION_NAMES, SYNTHETIC_TEST_START};
 pub use train::{
-    train_epoch, train_epoch_with, Augmentation, EpochPlan, EpochStats, DIVERGED_LOSS,
+    train_epoch, train_epoch_exposed, train_epoch_with, Augmentation, EpochPlan, EpochStats,
+    Exposure, DIVERGED_LOSS,
 };

@@ -49,7 +49,7 @@ pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
 pub use layers::maxpool::MaxPool2x2;
 pub use layers::relu::Relu;
-pub use loss::{softmax_cross_entropy, LossOutput};
+pub use loss::{softmax_cross_entropy, LossOutput, UNIFORM};
 pub use optim::{Adam, Optimizer, OptimizerState};
 pub use sequential::Sequential;
 pub use sgd::Sgd;

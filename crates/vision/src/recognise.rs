@@ -28,6 +28,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The class the verdict names: `Some` only for [`Verdict::Digit`].
+    pub fn class(self) -> Option<usize> {
+        match self {
+            Verdict::Digit(c) => Some(c),
+            Verdict::Unsure(..) | Verdict::NoDigit(_) => None,
+        }
+    }
+
     /// In words: the class name, `unsure: A or B`, or `no digit: why`.
     pub fn text(self, names: &[&str]) -> String {
         match self {
@@ -74,16 +82,88 @@ pub fn check_model(model: &nn::ModelSpec) -> Result<()> {
 /// # Errors
 /// An error of the network (a model that does not take 1x28x28 images; see [`check_model`]).
 pub fn recognise(model: &Sequential, page: &Page<'_>, min_confidence: f32) -> Result<Recognition> {
+    let settings = Settings {
+        min_confidence,
+        ..Settings::default()
+    };
+    recognise_with(model, page, &settings)
+}
+
+/// How [`recognise_with`] decides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Below this top probability (after calibration) the verdict is "unsure: A or B".
+    pub min_confidence: f32,
+    /// The model's calibration temperature: the logits are divided by it before the
+    /// softmax (1 = as the network says; see `engine::fit_temperature`).
+    pub temperature: f32,
+    /// Compute the occlusion saliency (several hundred network runs; `false` leaves
+    /// [`Recognition::saliency`] all zero, for checking many pictures quickly).
+    pub saliency: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
+            temperature: 1.0,
+            saliency: true,
+        }
+    }
+}
+
+/// The temperature stored in a model file's `meta` under `calibration.temperature`, or 1
+/// when there is none (or it is not a positive number).
+pub fn temperature_of(meta: &serde_json::Map<String, serde_json::Value>) -> f32 {
+    meta.get("calibration")
+        .and_then(|c| c.get("temperature"))
+        .and_then(|t| t.as_f64())
+        .map(|t| t as f32)
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .unwrap_or(1.0)
+}
+
+/// [`recognise`] with a calibration temperature and the choice to skip the saliency.
+///
+/// The verdict rule: a concern of preprocessing (blank, solid block, several marks side by
+/// side, ...) is `no digit`; else a top probability under `min_confidence` is `unsure`
+/// (this is also how a picture that is no digit at all, a letter, a scribble, is caught: a
+/// network trained with outlier exposure spreads its probability over the classes); else the
+/// top class.
+///
+/// # Errors
+/// As [`recognise`].
+pub fn recognise_with(
+    model: &Sequential,
+    page: &Page<'_>,
+    settings: &Settings,
+) -> Result<Recognition> {
     let prepared = prepare(page, &Options::default());
     let input = prepared.pixels;
-    let logp = log_probs(model, &input, 1)?;
+    let t = if settings.temperature.is_finite() && settings.temperature > 0.0 {
+        settings.temperature
+    } else {
+        1.0
+    };
+    let logp = log_probs_at(model, &input, 1, t)?;
     let probs: Vec<f32> = logp.iter().map(|l| l.exp()).collect();
     let order = ranked(&probs);
     let class = order[0];
-    let saliency = occlusion(model, &input, class, logp[class])?;
+    let saliency = if settings.saliency {
+        // Saliency is measured on the network's own log-probabilities (the temperature
+        // would only scale it).
+        let base = if t == 1.0 {
+            logp[class]
+        } else {
+            log_probs(model, &input, 1)?[class]
+        };
+        occlusion(model, &input, class, base)?
+    } else {
+        vec![0.0; input.len()]
+    };
     let verdict = match prepared.diagnostics.concern {
         Some(why) => Verdict::NoDigit(why),
-        None if probs[class] < min_confidence => Verdict::Unsure(class, order[1]),
+        None if probs[class] < settings.min_confidence => Verdict::Unsure(class, order[1]),
         None => Verdict::Digit(class),
     };
     Ok(Recognition {
@@ -105,8 +185,17 @@ fn ranked(probs: &[f32]) -> Vec<usize> {
 
 /// Log-probabilities of `n` images of 28x28 held in `batch`, row by row.
 fn log_probs(model: &Sequential, batch: &[f32], n: usize) -> Result<Vec<f32>> {
+    log_probs_at(model, batch, n, 1.0)
+}
+
+/// [`log_probs`] of the logits divided by `temperature`.
+fn log_probs_at(model: &Sequential, batch: &[f32], n: usize, temperature: f32) -> Result<Vec<f32>> {
     let x = Tensor::from_vec(vec![n, 1, IMAGE_SIDE, IMAGE_SIDE], batch.to_vec())?;
-    let logits = model.infer(&x)?;
+    let mut logits = model.infer(&x)?;
+    if temperature != 1.0 {
+        let inv = 1.0 / temperature;
+        logits.data_mut().iter_mut().for_each(|v| *v *= inv);
+    }
     let classes = logits.len() / n;
     let mut out = vec![0.0; logits.len()];
     tensor::log_softmax_rows_into(&mut out, logits.data(), n, classes)?;
