@@ -34,8 +34,19 @@ acc = sum(1 for p in pag if p["top"] == names[label(p)]) / len(pag)
 lf = sum(1 for p in let if p["class"] is None) / len(let)
 pf = sum(1 for p in pag if p["class"] is None) / len(pag)
 print(f"at the model's floor: letters flagged {100*lf:.2f}% ({len(let)}), digit photos flagged {100*pf:.2f}% ({len(pag)}), digit photo accuracy (top) {100*acc:.2f}%")
+# The energy alone, at thresholds that flag given shares of the digit photos.
+es = sorted(p["energy"] for p in pag if not p["verdict"].startswith("no digit:") or "unlike" in p["verdict"])
+if es:
+    print("energy threshold  digit photos flagged  letters flagged  accuracy on kept photos")
+    for q in [0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2]:
+        t = es[int(q * len(es))]
+        ok = lambda p: (not p["verdict"].startswith("no digit:") or "unlike" in p["verdict"]) and p["energy"] >= t
+        kept = [p for p in pag if ok(p)]
+        lf = sum(1 for p in let if not ok(p)) / len(let)
+        a = sum(1 for p in kept if p["top"] == names[label(p)]) / max(1, len(kept))
+        print(f"{t:8.3f}  {100*(1-len(kept)/len(pag)):6.2f}%  {100*lf:6.2f}%  {100*a:6.2f}%")
 print("floor  letters flagged  digit photos flagged  accuracy on kept photos  fashion flagged  real IDX digits flagged")
-trade = {round(t["min_confidence"], 2): t for t in fa["tradeoff"]}
+trade = {}
 for f in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]:
     l = sum(1 for p in let if score(p) < f) / len(let)
     kept = [p for p in pag if score(p) >= f]

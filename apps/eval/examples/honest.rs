@@ -5,10 +5,11 @@
 //! `meta.calibration`.
 //!
 //! ```sh
-//! cargo run --release -p eval --example honest -- OUT.json [OE_PER_BATCH] [SEED] [CALIB]
+//! cargo run --release -p eval --example honest -- OUT.json [OE_PER_BATCH] [SEED] [CALIB] [Q]
 //! ```
 //! `CALIB`: `plain` (fit T on 10,000 held-out synthetic digits, the default) or `augment`
 //! (the same digits, elastically augmented: a harder set, nearer to real handwriting).
+//! `Q` (default 0.01): the energy floor is the `Q` quantile of the held-out digits' energies.
 //! Also writes `OUT.nondigits.png`: the first 70 non-digits, 10 a row.
 
 use std::time::Instant;
@@ -28,6 +29,7 @@ fn main() -> anyhow::Result<()> {
     let per_batch: usize = args.get(1).map_or(Ok(16), |s| s.parse())?;
     let seed: u64 = args.get(2).map_or(Ok(1), |s| s.parse())?;
     let calib = args.get(3).cloned().unwrap_or_else(|| "plain".into());
+    let quantile: f64 = args.get(4).map_or(Ok(0.01), |s| s.parse())?;
     let (epochs, batch, lr) = (3u64, 64usize, 0.05f32);
 
     let t0 = Instant::now();
@@ -95,8 +97,10 @@ fn main() -> anyhow::Result<()> {
     let temperature = fit_temperature(&eval.logits, &labels, 10)?;
     let before = nll_at(&eval.logits, &labels, 10, 1.0)?;
     let after = nll_at(&eval.logits, &labels, 10, f64::from(temperature))?;
+    let energies = engine::energies(&eval.logits, 10)?;
+    let min_energy = engine::lower_quantile(&energies, quantile)?;
     println!(
-        "calibration ({calib}): T = {temperature:.4}, NLL {before:.4} -> {after:.4}, held-out accuracy {:.2}%",
+        "calibration ({calib}): T = {temperature:.4}, NLL {before:.4} -> {after:.4}, held-out accuracy {:.2}%, energy floor {min_energy:.3} ({quantile} quantile)",
         100.0 * eval.accuracy
     );
 
@@ -113,7 +117,7 @@ fn main() -> anyhow::Result<()> {
     );
     meta.insert(
         "calibration".into(),
-        json!({"temperature": temperature, "fitted_on": format!("{} held-out synthetic digits ({calib})", held.len()), "nll_before": before, "nll_after": after}),
+        json!({"temperature": temperature, "min_energy": min_energy, "energy_quantile": quantile, "fitted_on": format!("{} held-out synthetic digits ({calib})", held.len()), "nll_before": before, "nll_after": after}),
     );
     meta.insert("history".into(), json!(history));
     let saved = nn::SavedModel::new(&spec, &model, meta);

@@ -45,6 +45,12 @@ impl Loaded {
         vision::temperature_of(&self.saved.meta)
     }
 
+    /// The energy floor of the verdict stored in the model (`meta.calibration.min_energy`),
+    /// if any.
+    pub fn min_energy(&self) -> Option<f32> {
+        vision::min_energy_of(&self.saved.meta)
+    }
+
     /// A string the model's metadata holds under `key`.
     pub fn meta_str(&self, key: &str) -> Option<&str> {
         self.saved.meta.get(key).and_then(|v| v.as_str())

@@ -4,9 +4,12 @@
 //!
 //! Each 28x28 image goes through the same path as a picture (`vision::recognise_with`:
 //! preprocessing with its checks, then the calibrated network and the confidence floor), so
-//! the figures hold for `--image` too. The score of an image is its calibrated top
-//! probability, or -1 when preprocessing already says it holds no digit (blank, solid block,
-//! several marks side by side...): those are flagged at any threshold.
+//! the figures hold for `--image` too. The score of an image is its energy (`ln Σ
+//! exp(logits)`) when the model has an energy floor (`meta.calibration.min_energy`), else its
+//! calibrated top probability; an image that preprocessing already says holds no digit
+//! (blank, solid block, several marks side by side...) scores -infinity: flagged at any
+//! threshold. AUROC and FPR at 95% TPR are those of that score; `flagged` and
+//! `digits_flagged` those of the whole verdict (score and confidence floor together).
 
 use std::fmt::Write;
 
@@ -22,14 +25,17 @@ use vision::{Settings, Verdict};
 use crate::flags::Cli;
 use crate::loaded::Loaded;
 
-/// Confidence floors of the trade-off table.
-const FLOORS: [f32; 10] = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99];
+/// Fractions of the digits flagged by the score alone, the rows of the trade-off table.
+const DIGITS_FLAGGED: [f64; 9] = [0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3];
 
 /// What the verdict made of one image.
 #[derive(Debug, Clone, Copy)]
 struct Judged {
-    /// Calibrated top probability, or -1 when preprocessing found no digit.
+    /// The score (energy, or calibrated top probability), -infinity when preprocessing
+    /// found no digit.
     score: f32,
+    /// Calibrated top probability (-infinity when preprocessing found no digit).
+    top_probability: f32,
     /// The verdict names a digit.
     digit: bool,
     /// The top class (for accuracy on digits).
@@ -52,15 +58,16 @@ pub fn run(cli: &Cli, m: &Loaded, other: &DataSource) -> Result<()> {
     let settings = Settings {
         min_confidence: cli.min_confidence,
         temperature: m.temperature(),
+        min_energy: m.min_energy(),
         saliency: false,
     };
     let d = judge(m, &digits, &settings)?;
     let o = judge(m, &others, &settings)?;
     let report = Report::of(&d, &o, digits.labels());
-    print!("{}", report.text(cli.min_confidence, settings.temperature)?);
+    print!("{}", report.text(&settings)?);
     if let Some(path) = &cli.json {
         let out = json!({
-            "ood": report.to_json(cli.min_confidence, settings.temperature),
+            "ood": report.to_json(&settings),
             "model": cli.model,
             "data": m.data_source(cli).to_string(),
             "other": other.to_string(),
@@ -79,12 +86,14 @@ fn judge(m: &Loaded, data: &Dataset, settings: &Settings) -> Result<Vec<Judged>>
             let gray = data.image_f32(i);
             let page = Page::new(data.cols(), data.rows(), Channels::Gray, &gray)?;
             let r = vision::recognise_with(&m.model, &page, settings)?;
-            let score = match r.verdict {
-                Verdict::NoDigit(_) => -1.0,
-                _ => r.probs[r.class],
+            let (score, top_probability) = match r.verdict {
+                Verdict::NoDigit(_) => (f32::NEG_INFINITY, f32::NEG_INFINITY),
+                _ if settings.min_energy.is_some() => (r.energy, r.probs[r.class]),
+                _ => (r.probs[r.class], r.probs[r.class]),
             };
             Ok(Judged {
                 score,
+                top_probability,
                 digit: matches!(r.verdict, Verdict::Digit(_)),
                 top: r.class,
             })
@@ -96,13 +105,16 @@ fn judge(m: &Loaded, data: &Dataset, settings: &Settings) -> Result<Vec<Judged>>
 struct Report {
     auroc: f64,
     fpr_at_95_tpr: f64,
+    /// AUROC of the calibrated top probability, for comparison.
+    auroc_top_probability: f64,
     flagged: f64,
     digits_flagged: f64,
     /// Accuracy of the top class on the digits (all of them) and on the digits the verdict
     /// keeps.
     accuracy: f64,
     kept_accuracy: f64,
-    /// Per floor: (floor, digits flagged, others flagged, accuracy on kept digits).
+    /// Per row: (score threshold, digits flagged, others flagged, accuracy on kept digits),
+    /// the score alone.
     tradeoff: Vec<(f32, f64, f64, f64)>,
 }
 
@@ -110,6 +122,8 @@ impl Report {
     fn of(d: &[Judged], o: &[Judged], labels: &[u8]) -> Self {
         let ds: Vec<f32> = d.iter().map(|j| j.score).collect();
         let os: Vec<f32> = o.iter().map(|j| j.score).collect();
+        let dp: Vec<f32> = d.iter().map(|j| j.top_probability).collect();
+        let op: Vec<f32> = o.iter().map(|j| j.top_probability).collect();
         let frac = |v: &[Judged]| v.iter().filter(|j| !j.digit).count() as f64 / v.len() as f64;
         let right = |j: &Judged, l: &u8| j.top == usize::from(*l);
         let accuracy =
@@ -119,22 +133,24 @@ impl Report {
             let ok = kept.iter().filter(|(j, l)| right(j, l)).count();
             ok as f64 / kept.len().max(1) as f64
         };
-        let tradeoff = FLOORS
+        let below =
+            |s: &[f32], t: f32| s.iter().filter(|&&v| v < t).count() as f64 / s.len() as f64;
+        let tradeoff = DIGITS_FLAGGED
             .iter()
-            .map(|&f| {
-                let flagged =
-                    |s: &[f32]| s.iter().filter(|&&v| v < f).count() as f64 / s.len() as f64;
+            .filter_map(|&q| engine::lower_quantile(&ds, q).ok())
+            .map(|t| {
                 (
-                    f,
-                    flagged(&ds),
-                    flagged(&os),
-                    kept_acc(&|j: &Judged| j.score >= f),
+                    t,
+                    below(&ds, t),
+                    below(&os, t),
+                    kept_acc(&|j: &Judged| j.score >= t),
                 )
             })
             .collect();
         Self {
             auroc: auroc(&ds, &os),
             fpr_at_95_tpr: fpr_at_tpr(&ds, &os, 0.95),
+            auroc_top_probability: auroc(&dp, &op),
             flagged: frac(o),
             digits_flagged: frac(d),
             accuracy,
@@ -143,30 +159,53 @@ impl Report {
         }
     }
 
-    fn text(&self, floor: f32, temperature: f32) -> Result<String> {
+    fn score_name(settings: &Settings) -> &'static str {
+        if settings.min_energy.is_some() {
+            "energy"
+        } else {
+            "top probability"
+        }
+    }
+
+    fn text(&self, settings: &Settings) -> Result<String> {
         let mut out = String::new();
+        let floor = match settings.min_energy {
+            Some(e) => format!(
+                "energy floor {e:.3}, confidence floor {}",
+                settings.min_confidence
+            ),
+            None => format!("confidence floor {}", settings.min_confidence),
+        };
         writeln!(
             out,
-            "Verdict at confidence floor {floor} (temperature {temperature:.3}): others flagged {:.2}%, digits flagged {:.2}%",
+            "Verdict ({floor}, temperature {:.3}): others flagged {:.2}%, digits flagged {:.2}%",
+            settings.temperature,
             100.0 * self.flagged,
             100.0 * self.digits_flagged
         )?;
         writeln!(
             out,
-            "AUROC {:.4}, FPR at 95% TPR {:.2}%; digit accuracy {:.2}% (on the digits kept: {:.2}%)",
+            "Score {}: AUROC {:.4}, FPR at 95% TPR {:.2}% (top probability: AUROC {:.4})",
+            Self::score_name(settings),
             self.auroc,
             100.0 * self.fpr_at_95_tpr,
+            self.auroc_top_probability
+        )?;
+        writeln!(
+            out,
+            "Digit accuracy {:.2}% (on the digits the verdict keeps: {:.2}%)",
             100.0 * self.accuracy,
             100.0 * self.kept_accuracy
         )?;
         writeln!(
             out,
-            "Trade-off (floor: digits flagged, others flagged, accuracy on kept digits):"
+            "Trade-off of the {} alone (threshold: digits flagged, others flagged, accuracy on kept digits):",
+            Self::score_name(settings)
         )?;
-        for &(f, d, o, a) in &self.tradeoff {
+        for &(t, d, o, a) in &self.tradeoff {
             writeln!(
                 out,
-                "  {f:4.2}  {:6.2}%  {:6.2}%  {:6.2}%",
+                "  {t:8.3}  {:6.2}%  {:6.2}%  {:6.2}%",
                 100.0 * d,
                 100.0 * o,
                 100.0 * a
@@ -175,21 +214,24 @@ impl Report {
         Ok(out)
     }
 
-    fn to_json(&self, floor: f32, temperature: f32) -> Value {
+    fn to_json(&self, settings: &Settings) -> Value {
         let tradeoff: Vec<Value> = self
             .tradeoff
             .iter()
-            .map(|&(f, d, o, a)| json!({"min_confidence": f, "digits_flagged": d, "flagged": o, "kept_accuracy": a}))
+            .map(|&(t, d, o, a)| json!({"threshold": t, "digits_flagged": d, "flagged": o, "kept_accuracy": a}))
             .collect();
         json!({
             "auroc": self.auroc,
             "fpr_at_95_tpr": self.fpr_at_95_tpr,
             "flagged": self.flagged,
             "digits_flagged": self.digits_flagged,
+            "score": Self::score_name(settings),
+            "auroc_top_probability": self.auroc_top_probability,
             "accuracy": self.accuracy,
             "kept_accuracy": self.kept_accuracy,
-            "min_confidence": floor,
-            "temperature": temperature,
+            "min_confidence": settings.min_confidence,
+            "min_energy": settings.min_energy,
+            "temperature": settings.temperature,
             "tradeoff": tradeoff,
         })
     }

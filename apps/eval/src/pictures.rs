@@ -28,6 +28,7 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
         let settings = vision::Settings {
             min_confidence: cli.min_confidence,
             temperature: m.temperature(),
+            min_energy: m.min_energy(),
             saliency: true,
         };
         let r = vision::recognise_with(&m.model, &pic.page()?, &settings)
@@ -36,7 +37,7 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
         match r.verdict {
             Verdict::Digit(_) => digits += 1,
             Verdict::Unsure(..) => unsure += 1,
-            Verdict::NoDigit(_) => none += 1,
+            Verdict::NoDigit(_) | Verdict::Unfamiliar => none += 1,
         }
         json_rows.push(recognise::to_json(pic, &r, &names));
     }

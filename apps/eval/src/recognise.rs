@@ -49,7 +49,7 @@ pub fn report(picture: &Picture, r: &Recognition, names: &[&str]) -> Result<Stri
             )?;
             out.push_str(&viz::prob_bars(names, &r.probs, BAR_WIDTH, None)?);
         }
-        Verdict::NoDigit(_) => {
+        Verdict::NoDigit(_) | Verdict::Unfamiliar => {
             // No `Pred=` and no bars: the network was not reading a digit, so its answer is
             // not shown as one (the JSON keeps it as `top`).
             writeln!(out, "Verdict: {}", r.verdict.text(names))?;
@@ -76,6 +76,7 @@ pub fn to_json(picture: &Picture, r: &Recognition, names: &[&str]) -> Value {
         "probability": r.probs[r.class],
         "probabilities": r.probs,
         "verdict": r.verdict.text(names),
+        "energy": r.energy,
         "diagnostics": {
             "inverted": d.inverted,
             "contrast": d.contrast,

@@ -5,8 +5,7 @@
 //! apart.
 //!
 //! Every image is a pure function of `(seed, index)`; [`NonDigit::of`] says which kind an
-//! index draws (`index % KINDS` picks it, so any range holds every kind equally often to
-//! within one).
+//! index draws (indices cycle through the kinds in tens).
 
 use rayon::prelude::*;
 
@@ -35,25 +34,33 @@ pub enum NonDigit {
     Pair,
     /// A smooth random texture filling most of the box.
     Noise,
+    /// A filled outline with a grey texture (a garment, a shoe, a bag, a random polygon).
+    Silhouette,
 }
 
 /// How many kinds there are.
-pub const KINDS: usize = 7;
+pub const KINDS: usize = 8;
 
-const ALL: [NonDigit; KINDS] = [
+/// The kinds in the order indices cycle through them: letters, the hardest to tell from
+/// digits, three times in ten.
+const CYCLE: [NonDigit; 10] = [
     NonDigit::Scribble,
     NonDigit::Letter,
     NonDigit::Blob,
     NonDigit::Hatch,
+    NonDigit::Letter,
     NonDigit::Marks,
     NonDigit::Pair,
+    NonDigit::Silhouette,
+    NonDigit::Letter,
     NonDigit::Noise,
 ];
 
 impl NonDigit {
-    /// The kind that sample `index` draws.
+    /// The kind that sample `index` draws (indices cycle through the kinds in tens: three
+    /// letters and one of each other kind).
     pub fn of(index: u64) -> NonDigit {
-        ALL[(index % KINDS as u64) as usize]
+        CYCLE[(index % CYCLE.len() as u64) as usize]
     }
 
     /// Its name in lower case (`"scribble"`, `"letter"`, ...).
@@ -66,6 +73,7 @@ impl NonDigit {
             NonDigit::Marks => "marks",
             NonDigit::Pair => "pair",
             NonDigit::Noise => "noise",
+            NonDigit::Silhouette => "silhouette",
         }
     }
 }
@@ -85,6 +93,7 @@ pub fn nondigit_into(seed: u64, index: u64, out: &mut [f32]) -> NonDigit {
     match kind {
         NonDigit::Pair => pair(&mut rng, seed, index, out),
         NonDigit::Noise => noise(&mut rng, out),
+        NonDigit::Silhouette => silhouette(&mut rng, out),
         _ => {
             let mut path = Path::new();
             let (radius_scale, soft) = match kind {
@@ -113,8 +122,8 @@ pub fn nondigit_into(seed: u64, index: u64, out: &mut [f32]) -> NonDigit {
 }
 
 /// Non-digits `start..start + count` of stream `seed` as a [`Dataset`] whose labels are the
-/// kinds' numbers (0..[`KINDS`], in [`NonDigit::of`]'s order), drawn in parallel; the bytes are
-/// the same for any number of threads.
+/// kinds' numbers (`kind as u8`, 0..[`KINDS`]), drawn in parallel; the bytes are the same for
+/// any number of threads.
 ///
 /// # Panics
 /// When `count * 784` bytes cannot be allocated.
@@ -132,7 +141,7 @@ pub fn nondigits(seed: u64, start: u64, count: usize) -> Dataset {
             }
         });
     let labels = (0..count as u64)
-        .map(|i| (start.wrapping_add(i) % KINDS as u64) as u8)
+        .map(|i| NonDigit::of(start.wrapping_add(i)) as u8)
         .collect();
     Dataset::new(images, labels, IMAGE_SIDE, IMAGE_SIDE)
         .expect("nondigits: image and label counts agree by construction")
@@ -501,7 +510,8 @@ fn pair(rng: &mut SampleRng, seed: u64, index: u64, out: &mut [f32]) {
     }
 }
 
-/// Smooth noise: a few random bumps summed, thresholded softly, inside a random box.
+/// Grey texture: a few random bumps summed, stretched to [0, 1], with grain, inside a
+/// random box (a patch of fabric, a smudge of pencil, a photo of nothing in particular).
 fn noise(rng: &mut SampleRng, out: &mut [f32]) {
     let bumps = 6 + (rng.unit() * 10.0) as usize;
     let centres: Vec<(f32, f32, f32, f32)> = (0..bumps)
@@ -509,30 +519,36 @@ fn noise(rng: &mut SampleRng, out: &mut [f32]) {
             (
                 rng.range(4.0, 24.0),
                 rng.range(4.0, 24.0),
-                rng.range(1.5, 5.0),
-                rng.range(-0.6, 1.0),
+                rng.range(1.0, 4.0),
+                rng.range(-1.0, 1.0),
             )
         })
         .collect();
-    let level = rng.range(0.1, 0.5);
-    let grain = rng.range(0.0, 0.4);
-    let gain = rng.range(0.6, 3.0);
+    let (x0, x1) = (rng.range(4.0, 10.0), rng.range(18.0, 24.0));
+    let (y0, y1) = (rng.range(4.0, 10.0), rng.range(18.0, 24.0));
+    let grain = rng.range(0.0, 0.3);
+    let field: Vec<f32> = (0..IMAGE_LEN)
+        .map(|i| {
+            let (x, y) = ((i % IMAGE_SIDE) as f32, (i / IMAGE_SIDE) as f32);
+            centres
+                .iter()
+                .map(|&(cx, cy, s, a)| {
+                    let d2 = (x - cx) * (x - cx) + (y - cy) * (y - cy);
+                    a * crate::rng::exp_neg(d2 / (2.0 * s * s))
+                })
+                .sum()
+        })
+        .collect();
+    let (lo, hi) = field
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = (hi - lo).max(1e-6);
     for (i, o) in out.iter_mut().enumerate() {
         let (x, y) = ((i % IMAGE_SIDE) as f32, (i / IMAGE_SIDE) as f32);
-        let edge = x.min(y).min(27.0 - x).min(27.0 - y);
-        let v: f32 = centres
-            .iter()
-            .map(|&(cx, cy, s, a)| {
-                let d2 = (x - cx) * (x - cx) + (y - cy) * (y - cy);
-                a * crate::rng::exp_neg(d2 / (2.0 * s * s))
-            })
-            .sum();
-        let v = v + grain * rng.sym(1.0);
-        // A soft ramp keeps grey texture (a hard threshold would give solid shapes).
-        *o = if edge < 3.0 {
-            0.0
+        *o = if (x0..=x1).contains(&x) && (y0..=y1).contains(&y) {
+            ((field[i] - lo) / span + grain * rng.sym(1.0)).clamp(0.0, 1.0)
         } else {
-            ((v - level) * gain).clamp(0.0, 1.0)
+            0.0
         };
     }
     let peak = out.iter().copied().fold(0.0f32, f32::max);
@@ -543,6 +559,136 @@ fn noise(rng: &mut SampleRng, out: &mut [f32]) {
     }
 }
 
+/// Outlines of the silhouettes in a unit box (x right, y down).
+const OUTLINES: [&[(f32, f32)]; 5] = [
+    // T-shirt
+    &[
+        (0.3, 0.0),
+        (0.7, 0.0),
+        (1.0, 0.2),
+        (0.88, 0.4),
+        (0.75, 0.32),
+        (0.75, 1.0),
+        (0.25, 1.0),
+        (0.25, 0.32),
+        (0.12, 0.4),
+        (0.0, 0.2),
+    ],
+    // trousers
+    &[
+        (0.2, 0.0),
+        (0.8, 0.0),
+        (0.9, 1.0),
+        (0.6, 1.0),
+        (0.5, 0.3),
+        (0.4, 1.0),
+        (0.1, 1.0),
+    ],
+    // dress / pullover body
+    &[
+        (0.35, 0.0),
+        (0.65, 0.0),
+        (0.7, 0.3),
+        (0.95, 1.0),
+        (0.05, 1.0),
+        (0.3, 0.3),
+    ],
+    // shoe
+    &[
+        (0.0, 0.45),
+        (0.35, 0.4),
+        (0.55, 0.55),
+        (1.0, 0.7),
+        (1.0, 0.85),
+        (0.0, 0.85),
+    ],
+    // bag with a handle
+    &[
+        (0.05, 0.35),
+        (0.3, 0.35),
+        (0.35, 0.05),
+        (0.65, 0.05),
+        (0.7, 0.35),
+        (0.95, 0.35),
+        (0.95, 1.0),
+        (0.05, 1.0),
+    ],
+];
+
+/// `true` when `(x, y)` is inside the polygon `poly` (even-odd rule).
+fn inside(poly: &[(f32, f32)], x: f32, y: f32) -> bool {
+    let mut c = false;
+    let mut j = poly.len() - 1;
+    for i in 0..poly.len() {
+        let ((xi, yi), (xj, yj)) = (poly[i], poly[j]);
+        if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+            c = !c;
+        }
+        j = i;
+    }
+    c
+}
+
+/// A filled outline (one of [`OUTLINES`] or a random star-shaped polygon), jittered, 20
+/// pixels on its long side, with a grey texture: a level, a gradient, stripes and grain.
+fn silhouette(rng: &mut SampleRng, out: &mut [f32]) {
+    let mut poly: Vec<(f32, f32)> = if rng.chance(0.7) {
+        let o = OUTLINES[((rng.unit() * OUTLINES.len() as f32) as usize).min(OUTLINES.len() - 1)];
+        o.iter()
+            .map(|&(x, y)| (x + rng.sym(0.05), y + rng.sym(0.05)))
+            .collect()
+    } else {
+        let n = 5 + (rng.unit() * 6.0) as usize;
+        (0..n)
+            .map(|i| {
+                let (s, c) = sin_cos(6.283 * i as f32 / n as f32);
+                let r = rng.range(0.25, 0.5);
+                (0.5 + r * c, 0.5 + r * s)
+            })
+            .collect()
+    };
+    let aspect = rng.range(0.7, 1.3);
+    let (lo_x, hi_x) = poly
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (lo_y, hi_y) = poly
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (w, h) = ((hi_x - lo_x) * aspect, hi_y - lo_y);
+    let k = 20.0 / w.max(h).max(1e-3);
+    for p in &mut poly {
+        p.0 = 14.0 + ((p.0 - lo_x) * aspect - w / 2.0) * k;
+        p.1 = 14.0 + (p.1 - lo_y - h / 2.0) * k;
+    }
+    let level = rng.range(0.4, 1.0);
+    let (gx, gy) = (rng.sym(0.03), rng.sym(0.03));
+    let stripes = rng.chance(0.4);
+    let (period, phase) = (rng.range(2.0, 5.0), rng.range(0.0, 6.28));
+    let grain = rng.range(0.0, 0.2);
+    for (i, o) in out.iter_mut().enumerate() {
+        let (x, y) = ((i % IMAGE_SIDE) as f32, (i / IMAGE_SIDE) as f32);
+        // Coverage from 4 sub-pixel samples.
+        let cover = [(-0.25, -0.25), (0.25, -0.25), (-0.25, 0.25), (0.25, 0.25)]
+            .iter()
+            .filter(|&&(dx, dy)| inside(&poly, x + dx, y + dy))
+            .count() as f32
+            / 4.0;
+        if cover == 0.0 {
+            *o = 0.0;
+            continue;
+        }
+        let mut v = level + gx * (x - 14.0) + gy * (y - 14.0) + grain * rng.sym(1.0);
+        if stripes {
+            v *= 0.75 + 0.25 * sin_cos(y * 6.283 / period + phase).0;
+        }
+        *o = (v * cover).clamp(0.0, 1.0);
+    }
+    let peak = out.iter().copied().fold(0.0f32, f32::max);
+    if peak > 0.0 {
+        out.iter_mut().for_each(|v| *v /= peak);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,7 +696,7 @@ mod tests {
     // See: issue #15
     #[test]
     fn issue_15_nondigits_are_deterministic_per_seed_and_index() {
-        for index in 0..3 * KINDS as u64 {
+        for index in 0..30u64 {
             let mut a = vec![0.0; IMAGE_LEN];
             let mut b = vec![0.0; IMAGE_LEN];
             let kind = nondigit_into(5, index, &mut a);
@@ -567,12 +713,16 @@ mod tests {
                 kind.name()
             );
         }
-        let set = nondigits(5, 0, 2 * KINDS);
+        let set = nondigits(5, 0, 20);
         let mut again = vec![0.0; IMAGE_LEN];
-        nondigit_into(5, 3, &mut again);
+        nondigit_into(5, 13, &mut again);
         let bytes: Vec<u8> = again.iter().map(|&v| to_byte(v)).collect();
-        assert_eq!(set.image(3), &bytes[..]);
-        assert_eq!(set.labels()[KINDS + 2], 2);
+        assert_eq!(set.image(13), &bytes[..]);
+        assert_eq!(set.labels()[17], NonDigit::Silhouette as u8);
+        // Every kind is drawn.
+        for kind in 0..KINDS as u8 {
+            assert!(set.labels().contains(&kind), "kind {kind} never drawn");
+        }
     }
 
     #[test]

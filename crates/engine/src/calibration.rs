@@ -261,6 +261,49 @@ pub fn fit_temperature(logits: &[f32], labels: &[usize], classes: usize) -> Resu
     Ok(((a + b) / 2.0).exp() as f32)
 }
 
+/// The free energy's negative of each row of `logits [n, classes]`: `ln Σ_c exp(l_c)` (Liu
+/// et al., 2020). High for inputs like the training digits, low for inputs unlike any: a
+/// better score for "is this a digit at all" than the top probability, because it keeps the
+/// logits' scale, which the softmax throws away.
+///
+/// # Errors
+/// [`Error::Invalid`] when `logits` is not whole rows.
+pub fn energies(logits: &[f32], classes: usize) -> Result<Vec<f32>> {
+    if classes == 0 || !logits.len().is_multiple_of(classes) {
+        return Err(Error::Invalid(format!(
+            "calibration: {} logits are not rows of {classes}",
+            logits.len()
+        )));
+    }
+    Ok(logits.chunks_exact(classes).map(log_sum_exp).collect())
+}
+
+/// `ln Σ exp(row)`, shifted by the row's maximum (stable for any finite values).
+pub fn log_sum_exp(row: &[f32]) -> f32 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = row.iter().map(|&v| (v - max).exp()).sum();
+    max + sum.ln()
+}
+
+/// The value below which a fraction `q` of `values` lies: the element at rank
+/// `floor(q * n)` of the sorted values (clamped to the last), so that at most `q` of them are
+/// strictly below it.
+///
+/// # Errors
+/// [`Error::Invalid`] for no values, a value that is NaN, or `q` outside [0, 1].
+pub fn lower_quantile(values: &[f32], q: f64) -> Result<f32> {
+    if values.is_empty() || values.iter().any(|v| v.is_nan()) || !(0.0..=1.0).contains(&q) {
+        return Err(Error::Invalid(format!(
+            "calibration: quantile {q} of {} values (none may be NaN)",
+            values.len()
+        )));
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let rank = ((q * sorted.len() as f64).floor() as usize).min(sorted.len() - 1);
+    Ok(sorted[rank])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +382,21 @@ mod tests {
             let at = |t: f32| nll_at(&logits, &labels, k, f64::from(t)).unwrap();
             assert!(at(t) <= at(t * 1.01) && at(t) <= at(t / 1.01));
         }
+    }
+
+    #[test]
+    fn energies_and_quantiles_match_hand_values() {
+        // ln(e^0 + e^0) = ln 2; ln(e^1000 + e^0) = 1000 (no overflow).
+        let e = energies(&[0.0, 0.0, 1000.0, 0.0], 2).unwrap();
+        assert!((e[0] - 2f32.ln()).abs() < 1e-6);
+        assert_eq!(e[1], 1000.0);
+        let v = [5.0, 1.0, 4.0, 2.0, 3.0];
+        // q = 0.2: rank 1 of [1, 2, 3, 4, 5] -> 2; exactly one value (1) lies below it.
+        assert_eq!(lower_quantile(&v, 0.2).unwrap(), 2.0);
+        assert_eq!(lower_quantile(&v, 0.0).unwrap(), 1.0);
+        assert_eq!(lower_quantile(&v, 1.0).unwrap(), 5.0);
+        assert!(lower_quantile(&[], 0.5).is_err());
+        assert!(lower_quantile(&v, 1.5).is_err());
     }
 
     #[test]

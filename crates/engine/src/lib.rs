@@ -35,8 +35,8 @@ mod train;
 
 pub use batch::epoch_order;
 pub use calibration::{
-    calibration_metrics, check_temperature, fit_temperature, nll_at, softmax_at, Bin,
-    CalibrationMetrics, ECE_BINS, MAX_TEMPERATURE,
+    calibration_metrics, check_temperature, energies, fit_temperature, log_sum_exp, lower_quantile,
+    nll_at, softmax_at, Bin, CalibrationMetrics, ECE_BINS, MAX_TEMPERATURE,
 };
 pub use error::{Error, Result};
 pub use eval::{evaluate, evaluate_at, Evaluation};
