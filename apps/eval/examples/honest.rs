@@ -5,11 +5,13 @@
 //! `meta.calibration`.
 //!
 //! ```sh
-//! cargo run --release -p eval --example honest -- OUT.json [OE_PER_BATCH] [SEED] [CALIB] [Q]
+//! cargo run --release -p eval --example honest -- OUT.json [OE_PER_BATCH] [SEED] [CALIB] [Q] [P]
 //! ```
 //! `CALIB`: `plain` (fit T on 10,000 held-out synthetic digits, the default) or `augment`
 //! (the same digits, elastically augmented: a harder set, nearer to real handwriting).
-//! `Q` (default 0.01): the energy floor is the `Q` quantile of the held-out digits' energies.
+//! `Q` (default 0.003): the energy floor is the `Q` quantile of the held-out digits'
+//! energies; `P` (default 0.4): the confidence floor stored with it (see the README's
+//! trade-off table for how both were chosen).
 //! Also writes `OUT.nondigits.png`: the first 70 non-digits, 10 a row.
 
 use std::time::Instant;
@@ -29,7 +31,8 @@ fn main() -> anyhow::Result<()> {
     let per_batch: usize = args.get(1).map_or(Ok(16), |s| s.parse())?;
     let seed: u64 = args.get(2).map_or(Ok(1), |s| s.parse())?;
     let calib = args.get(3).cloned().unwrap_or_else(|| "plain".into());
-    let quantile: f64 = args.get(4).map_or(Ok(0.01), |s| s.parse())?;
+    let quantile: f64 = args.get(4).map_or(Ok(0.003), |s| s.parse())?;
+    let min_confidence: f32 = args.get(5).map_or(Ok(0.4), |s| s.parse())?;
     let (epochs, batch, lr) = (3u64, 64usize, 0.05f32);
 
     let t0 = Instant::now();
@@ -117,7 +120,7 @@ fn main() -> anyhow::Result<()> {
     );
     meta.insert(
         "calibration".into(),
-        json!({"temperature": temperature, "min_energy": min_energy, "energy_quantile": quantile, "fitted_on": format!("{} held-out synthetic digits ({calib})", held.len()), "nll_before": before, "nll_after": after}),
+        json!({"temperature": temperature, "min_energy": min_energy, "min_confidence": min_confidence, "energy_quantile": quantile, "fitted_on": format!("{} held-out synthetic digits ({calib})", held.len()), "nll_before": before, "nll_after": after}),
     );
     meta.insert("history".into(), json!(history));
     let saved = nn::SavedModel::new(&spec, &model, meta);

@@ -64,9 +64,10 @@ pub struct Cli {
     )]
     pub image: Vec<String>,
     /// With --image or --ood: when the most likely class has a lower probability than this, the
-    /// verdict is "unsure: A or B" instead of a class.
-    #[arg(long, default_value_t = vision::DEFAULT_MIN_CONFIDENCE, value_name = "P", value_parser = values::probability, allow_negative_numbers = true)]
-    pub min_confidence: f32,
+    /// verdict is "unsure: A or B" instead of a class. Default: the floor stored in the model
+    /// (`meta.calibration.min_confidence`), else 0.6.
+    #[arg(long, value_name = "P", value_parser = values::probability, allow_negative_numbers = true)]
+    pub min_confidence: Option<f32>,
     /// Measure inference speed on the test images instead of reporting accuracy: images/s
     /// in batches of 1,000 (median of 5 passes) and the median latency of one image over
     /// 1,000 calls. With --json: `infer_images_per_second`, `latency_us`.

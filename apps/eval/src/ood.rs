@@ -56,7 +56,7 @@ pub fn run(cli: &Cli, m: &Loaded, other: &DataSource) -> Result<()> {
     println!("digits: {desc}: {} images", digits.len());
     println!("others: {other}: {} images", others.len());
     let settings = Settings {
-        min_confidence: cli.min_confidence,
+        min_confidence: m.min_confidence(cli),
         temperature: m.temperature(),
         min_energy: m.min_energy(),
         saliency: false,

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use anyhow::Result;
+use datagen::preprocess::Concern;
 use datagen::IMAGE_SIDE;
 use serde_json::{json, Value};
 use vision::{found, Picture, Recognition, Verdict};
@@ -12,8 +13,52 @@ use viz::Panel;
 /// Bar width of the probability view.
 const BAR_WIDTH: usize = 30;
 
-/// The text for one picture: the input and saliency side by side, prediction, verdict and bars.
-pub fn report(picture: &Picture, r: &Recognition, names: &[&str]) -> Result<String> {
+/// The digits of the picture, left to right: when preprocessing found several marks side by
+/// side (or ink too wide for one digit), each digit of the number recognised on its own;
+/// otherwise the one recognition `r` (or none, for a blank page).
+pub fn digits_of(
+    model: &nn::Sequential,
+    page: &datagen::preprocess::Page<'_>,
+    r: &Recognition,
+    settings: &vision::Settings,
+) -> Result<Vec<Recognition>> {
+    match r.verdict {
+        Verdict::NoDigit(Concern::SideBySide | Concern::TooWide) => {
+            let quick = vision::Settings {
+                saliency: false,
+                ..*settings
+            };
+            Ok(vision::recognise_number(model, page, &quick)?)
+        }
+        Verdict::NoDigit(Concern::Blank) => Ok(Vec::new()),
+        _ => Ok(vec![r.clone()]),
+    }
+}
+
+/// The number the digits spell, when every one of them is read as a digit (`None` when one
+/// is unsure or no digit, or the classes are not the ten digits).
+pub fn number(digits: &[Recognition], names: &[&str]) -> Option<String> {
+    if digits.is_empty() || names.len() != 10 {
+        return None;
+    }
+    digits
+        .iter()
+        .map(|d| {
+            d.verdict
+                .class()
+                .and_then(|c| char::from_digit(c as u32, 10))
+        })
+        .collect()
+}
+
+/// The text for one picture: the input and saliency side by side, prediction, verdict and
+/// bars, and for a number of several digits the number and each digit's verdict.
+pub fn report(
+    picture: &Picture,
+    r: &Recognition,
+    digits: &[Recognition],
+    names: &[&str],
+) -> Result<String> {
     let mut out = String::new();
     writeln!(out, "{} ({})", picture.name, picture.kind)?;
     writeln!(out, "Found: {}", found(&r.diagnostics))?;
@@ -60,15 +105,51 @@ pub fn report(picture: &Picture, r: &Recognition, names: &[&str]) -> Result<Stri
             )?;
         }
     }
+    if digits.len() > 1 {
+        let each: Vec<String> = digits
+            .iter()
+            .map(|d| match d.verdict {
+                Verdict::Digit(c) => format!("{} {:.1}%", names[c], 100.0 * d.probs[c]),
+                v => v.text(names),
+            })
+            .collect();
+        match number(digits, names) {
+            Some(n) => writeln!(out, "Number: {n} ({})", each.join(", "))?,
+            None => writeln!(
+                out,
+                "Number: not read ({} marks: {})",
+                digits.len(),
+                each.join(", ")
+            )?,
+        }
+    }
     out.push('\n');
     Ok(out)
 }
 
+/// One digit of `"digits"` in `--json`.
+fn digit_json(d: &Recognition, names: &[&str]) -> Value {
+    json!({
+        "class": d.verdict.class().map(|c| names[c]),
+        "top": names[d.class],
+        "probability": d.probs[d.class],
+        "verdict": d.verdict.text(names),
+    })
+}
+
 /// One picture for `--json`: `class` is the verdict's class (null when the verdict names no
 /// digit: unsure, or no digit), `top` the network's most likely class whatever the verdict,
-/// `probability` the probability of `top`.
-pub fn to_json(picture: &Picture, r: &Recognition, names: &[&str]) -> Value {
+/// `probability` the probability of `top`; `digits` the digits of the picture left to right
+/// (see [`digits_of`]: one for a single digit, none for a blank page), `number` what they
+/// spell when all are read.
+pub fn to_json(
+    picture: &Picture,
+    r: &Recognition,
+    digits: &[Recognition],
+    names: &[&str],
+) -> Value {
     let d = &r.diagnostics;
+    let each: Vec<Value> = digits.iter().map(|d| digit_json(d, names)).collect();
     json!({
         "file": picture.name,
         "class": r.verdict.class().map(|c| names[c]),
@@ -77,6 +158,8 @@ pub fn to_json(picture: &Picture, r: &Recognition, names: &[&str]) -> Value {
         "probabilities": r.probs,
         "verdict": r.verdict.text(names),
         "energy": r.energy,
+        "digits": each,
+        "number": number(digits, names),
         "diagnostics": {
             "inverted": d.inverted,
             "contrast": d.contrast,

@@ -178,6 +178,16 @@ pub fn train_epoch_exposed(
         )));
     }
     let mut fused = fused_for(model, data);
+    // The fused path gathers a batch straight from bytes; with outliers and no augmentation
+    // it gathers from the digits and the outliers back to back (one copy per epoch, far less
+    // than converting every batch to floats).
+    let both: Option<Vec<u8>> = match exposure {
+        Some(e) if fused.is_some() && plan.augment.is_none() => {
+            Some([data.images(), e.data.images()].concat())
+        }
+        _ => None,
+    };
+    let mut gather: Vec<usize> = Vec::new();
     let mut labels = Vec::with_capacity(plan.batch_size);
     let mut pixels = Vec::new();
     let (mut loss_sum, mut correct, mut done, mut seen) = (0.0f64, 0usize, 0usize, 0usize);
@@ -200,16 +210,23 @@ pub fn train_epoch_exposed(
         labels.extend(indices.iter().map(|&i| usize::from(data.label(i))));
         if let Some(aug) = &plan.augment {
             augment_batch(&mut pixels, data, indices, aug, plan.epoch);
-        } else if fused.is_none() || exposure.is_some() {
+        } else if fused.is_none() || (exposure.is_some() && both.is_none()) {
             pixels.resize(indices.len() * data.image_len(), 0.0);
             // Also rewrites `labels` with the same values: no scratch label buffer needed.
             data.batch_into(indices, &mut pixels, &mut labels);
         }
         if let Some(e) = exposure {
             e.indices(plan.epoch, step as u64, &mut outliers);
-            for &o in &outliers {
-                pixels.extend(e.data.image(o).iter().map(|&p| datagen::to_unit(p)));
-                labels.push(nn::UNIFORM);
+            if both.is_some() {
+                gather.clear();
+                gather.extend_from_slice(indices);
+                gather.extend(outliers.iter().map(|&o| data.len() + o));
+                labels.extend(outliers.iter().map(|_| nn::UNIFORM));
+            } else {
+                for &o in &outliers {
+                    pixels.extend(e.data.image(o).iter().map(|&p| datagen::to_unit(p)));
+                    labels.push(nn::UNIFORM);
+                }
             }
         }
         let batch_len = labels.len();
@@ -223,7 +240,12 @@ pub fn train_epoch_exposed(
         model.set_step(plan.seed, plan.first_step + step as u64);
         let (loss, right) = match fused.as_mut() {
             Some(f) => {
-                let images = if plan.augment.is_some() || exposure.is_some() {
+                let images = if let Some(bytes) = &both {
+                    Images::Gather {
+                        bytes,
+                        indices: &gather,
+                    }
+                } else if plan.augment.is_some() || exposure.is_some() {
                     Images::Unit(&pixels)
                 } else {
                     Images::Gather {

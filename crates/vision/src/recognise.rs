@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use datagen::preprocess::{prepare, Concern, Diagnostics, Options, Page};
+use datagen::preprocess::{prepare, Concern, Diagnostics, Options, Page, Prepared};
 use datagen::{IMAGE_LEN, IMAGE_SIDE};
 use nn::Sequential;
 use tensor::Tensor;
@@ -162,7 +162,28 @@ pub fn recognise_with(
     page: &Page<'_>,
     settings: &Settings,
 ) -> Result<Recognition> {
-    let prepared = prepare(page, &Options::default());
+    judge(model, prepare(page, &Options::default()), settings)
+}
+
+/// Every digit of the number on `page`, left to right (see `datagen::preprocess::segment`),
+/// each recognised as [`recognise_with`] recognises one digit. A page with one digit gives a
+/// list of one (the same as [`recognise_with`]); a blank page an empty list.
+///
+/// # Errors
+/// As [`recognise`].
+pub fn recognise_number(
+    model: &Sequential,
+    page: &Page<'_>,
+    settings: &Settings,
+) -> Result<Vec<Recognition>> {
+    datagen::preprocess::segment(page, &Options::default())
+        .into_iter()
+        .map(|s| judge(model, s.prepared, settings))
+        .collect()
+}
+
+/// The network's answer and the verdict on one prepared image.
+fn judge(model: &Sequential, prepared: Prepared, settings: &Settings) -> Result<Recognition> {
     let input = prepared.pixels;
     let t = if settings.temperature.is_finite() && settings.temperature > 0.0 {
         settings.temperature
