@@ -22,8 +22,11 @@ fn one_line_usage_error(text: &str) -> String {
         .unwrap_or("error: invalid arguments")
         .to_string();
     let tips: Vec<&str> = lines
-        .filter_map(|l| l.strip_prefix("tip:"))
-        .map(str::trim)
+        .filter_map(|l| {
+            l.strip_prefix("tip:")
+                .map(str::trim)
+                .or_else(|| l.starts_with("[possible values").then_some(l))
+        })
         .collect();
     if tips.is_empty() {
         format!("{first} (see --help)")
@@ -56,6 +59,12 @@ mod tests {
         assert_eq!(
             one_line_usage_error("error: bad\n\nUsage: x\n"),
             "error: bad (see --help)"
+        );
+        assert_eq!(
+            one_line_usage_error(
+                "error: invalid value 'x' for '--o <O>'\n  [possible values: a, b]\n"
+            ),
+            "error: invalid value 'x' for '--o <O>' ([possible values: a, b]; see --help)"
         );
     }
 }

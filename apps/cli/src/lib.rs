@@ -39,7 +39,10 @@ pub fn plural(n: usize, noun: &str) -> String {
 }
 
 /// The synthetic digit styles as a flag value (`--help` lists them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum StyleArg {
     /// Handwriting-like strokes (the default generator).
     Strokes,
@@ -53,5 +56,65 @@ impl From<StyleArg> for datagen::Style {
             StyleArg::Strokes => datagen::Style::Strokes,
             StyleArg::Segments => datagen::Style::Segments,
         }
+    }
+}
+
+/// `head` then `parts` joined by `sep`, broken into lines of at most `width` columns where
+/// a part allows (continuation lines indented by two spaces); a part longer than a line
+/// stays whole.
+pub fn wrap_list(head: &str, parts: &[String], sep: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = head.to_string();
+    for (i, part) in parts.iter().enumerate() {
+        let piece = if i + 1 < parts.len() {
+            format!("{part}{sep}")
+        } else {
+            part.clone()
+        };
+        let trimmed = piece.trim_end();
+        if line.chars().count() + trimmed.chars().count() > width && i > 0 {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = String::from("  ");
+        }
+        line.push_str(&piece);
+    }
+    out.push_str(line.trim_end());
+    out
+}
+
+/// A count with thousands separators: `13,610`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_wrap_at_separators_and_counts_get_separators() {
+        let parts: Vec<String> = ["Conv2D 8@3x3", "ReLU", "MaxPool2x2"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            wrap_list("network: ", &parts, " -> ", 100),
+            "network: Conv2D 8@3x3 -> ReLU -> MaxPool2x2"
+        );
+        assert_eq!(
+            wrap_list("network: ", &parts, " -> ", 33),
+            "network: Conv2D 8@3x3 -> ReLU ->\n  MaxPool2x2"
+        );
+        assert_eq!(thousands(13_610), "13,610");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
     }
 }

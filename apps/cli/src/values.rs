@@ -22,12 +22,12 @@ pub fn whole(s: &str) -> Result<usize, String> {
         .map_err(|_| format!("expected a whole number (0 or more), got '{s}'"))
 }
 
-/// A finite number above 0.
+/// A finite number above 0 (kept as `f64` so that it prints back as written).
 ///
 /// # Errors
 /// The text and what was expected.
-pub fn positive(s: &str) -> Result<f32, String> {
-    match s.parse::<f32>() {
+pub fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
         _ => Err(format!("expected a number above 0, got '{s}'")),
     }
@@ -37,8 +37,8 @@ pub fn positive(s: &str) -> Result<f32, String> {
 ///
 /// # Errors
 /// The text and what was expected.
-pub fn non_negative(s: &str) -> Result<f32, String> {
-    match s.parse::<f32>() {
+pub fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
         _ => Err(format!("expected a number of 0 or more, got '{s}'")),
     }
@@ -48,8 +48,8 @@ pub fn non_negative(s: &str) -> Result<f32, String> {
 ///
 /// # Errors
 /// The text and what was expected.
-pub fn fraction_below_one(s: &str) -> Result<f32, String> {
-    match s.parse::<f32>() {
+pub fn fraction_below_one(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
         Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
         _ => Err(format!("expected a number in [0, 1), got '{s}'")),
     }

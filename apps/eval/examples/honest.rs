@@ -67,6 +67,7 @@ fn main() -> anyhow::Result<()> {
             augment: None,
             start_step: 0,
             stop: None,
+            exec: engine::ExecPath::Auto,
         };
         let first = epoch as usize * steps;
         let t = Instant::now();

@@ -127,13 +127,21 @@ impl Loaded {
         Ok((data, desc))
     }
 
-    /// The `model:` line every mode prints first.
+    /// The `model:` and `network:` lines every mode prints first (the network wrapped to
+    /// 100 columns).
     pub fn describe(&self, cli: &Cli) -> String {
+        let layers: Vec<String> = self
+            .saved
+            .spec
+            .layers
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
         format!(
-            "model: {} ({}), {} parameters",
+            "model: {} ({} parameters)\n{}",
             cli.model.display(),
-            self.saved.spec,
-            self.model.param_count()
+            cli::thousands(self.model.param_count()),
+            cli::wrap_list("network: ", &layers, " -> ", crate::report::MAX_WIDTH)
         )
     }
 }

@@ -46,8 +46,9 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
     }
     if pictures.len() > 1 {
         println!(
-            "{} pictures: {digits} digits, {unsure} unsure, {none} without a digit",
-            pictures.len()
+            "{}: {}, {unsure} unsure, {none} without a digit",
+            cli::plural(pictures.len(), "picture"),
+            cli::plural(digits, "digit")
         );
     }
     if let Some(path) = &cli.json {

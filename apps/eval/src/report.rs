@@ -58,7 +58,13 @@ pub fn sample(model: &Sequential, data: &Dataset, i: usize, names: &[&str]) -> R
     let pred = tensor::argmax(&probs);
     let mut out = String::new();
     writeln!(out, "Sample {i}")?;
-    out.push_str(&viz::side_by_side(&panels, 2)?);
+    // The image and the ReLU maps on one row, the pooled maps under them: 84 columns, where
+    // all five side by side would take 114.
+    let split = panels.len().min(3);
+    out.push_str(&viz::side_by_side(&panels[..split], 2)?);
+    if panels.len() > split {
+        out.push_str(&viz::side_by_side(&panels[split..], 2)?);
+    }
     writeln!(
         out,
         "Label={}  Pred={} ({:.1}%)  {}",
@@ -103,8 +109,37 @@ pub fn summary(eval: &Evaluation, names: &[&str]) -> Result<String> {
         out,
         "Confusion matrix (rows: true class, columns: predicted):"
     )?;
-    out.push_str(&viz::confusion_table(names, &eval.confusion)?);
+    out.push_str(&confusion(names, &eval.confusion)?);
     writeln!(out)?;
+    Ok(out)
+}
+
+/// Widest line of the default output (80 and 120-column terminals both show it whole).
+pub const MAX_WIDTH: usize = 100;
+
+/// Mistakes shown side by side: 3 images of 28 columns with gaps of 2 make 88.
+const MISTAKES_PER_ROW: usize = 3;
+
+/// The confusion matrix, with class numbers for headers and a legend below when the names
+/// would make it wider than [`MAX_WIDTH`].
+fn confusion(names: &[&str], matrix: &[usize]) -> Result<String> {
+    let table = viz::confusion_table(names, matrix)?;
+    if table.lines().all(|l| l.chars().count() <= MAX_WIDTH) {
+        return Ok(table);
+    }
+    let numbers: Vec<String> = (0..names.len()).map(|c| c.to_string()).collect();
+    let numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    let mut out = viz::confusion_table(&numbers, matrix)?;
+    let mut line = String::from("classes:");
+    for (c, name) in names.iter().enumerate() {
+        let item = format!(" {c} {name}{}", if c + 1 < names.len() { "," } else { "" });
+        if line.chars().count() + item.chars().count() > MAX_WIDTH {
+            writeln!(out, "{line}")?;
+            line = String::from("        ");
+        }
+        line.push_str(&item);
+    }
+    writeln!(out, "{line}")?;
     Ok(out)
 }
 
@@ -132,7 +167,7 @@ pub fn mistakes(
         .zip(&titles)
         .map(|(img, t)| Panel::new(t, img, data.rows(), data.cols()))
         .collect();
-    out.push_str(&viz::grid(&panels, 5, 2)?);
+    out.push_str(&viz::grid(&panels, MISTAKES_PER_ROW, 2)?);
     for &i in worst {
         let label = usize::from(data.label(i));
         let top3: Vec<String> = top(eval.probs_of(i), 3)

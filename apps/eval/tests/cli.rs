@@ -1,56 +1,8 @@
 //! The real `eval` binary on a model trained by the real `train` binary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+mod common;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("digits-eval-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A small model trained once for all tests of this file, through the same library code the
-/// `train` command uses.
-fn model() -> &'static Path {
-    static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let dir = scratch("model");
-        let path = dir.join("model.json");
-        let spec = nn::ModelSpec::seed();
-        let mut net = spec.build(1).unwrap();
-        let mut sgd = nn::Sgd::new(0.05, 0.9, 0.0).unwrap();
-        let data = datagen::generate(datagen::Style::Strokes, 1, 0, 3000);
-        let order = engine::epoch_order(data.len(), 1, 0);
-        engine::train_epoch(&mut net, &mut sgd, &data, &order, 64, |_| 0.05, |_, _| {}).unwrap();
-        let mut meta = serde_json::Map::new();
-        meta.insert("seed".into(), 1.into());
-        meta.insert("style".into(), "strokes".into());
-        let saved = nn::SavedModel::new(&spec, &net, meta);
-        std::fs::write(&path, saved.to_json().unwrap()).unwrap();
-        path
-    })
-}
-
-fn eval(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_digits-eval"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn assert_one_line_error(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, stderr: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "not one line: {stderr:?}"
-    );
-    assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
+use common::{assert_one_line_error, eval, model, scratch, write_model};
 
 #[test]
 fn missing_model_says_to_train_first() {
@@ -138,4 +90,104 @@ fn eval_shows_samples_feature_maps_probabilities_accuracy_and_confusion() {
         .map(|c| c.as_u64().unwrap())
         .sum();
     assert_eq!(total, 500);
+}
+
+// See: issue #13.
+#[test]
+fn a_checkpoint_given_as_model_says_what_it_is() {
+    let dir = scratch("ckpt");
+    let path = dir.join("model.ckpt.json");
+    std::fs::write(&path, br#"{"checkpoint_version":2,"settings":{}}"#).unwrap();
+    let out = eval(&["--model", path.to_str().unwrap()]);
+    assert_one_line_error(&out, "is a training checkpoint, not a model");
+}
+
+// See: issue #13: the output path was checked only after the whole evaluation.
+#[test]
+fn an_unwritable_json_path_fails_before_any_work() {
+    let out = eval(&[
+        "--model",
+        model().to_str().unwrap(),
+        "--json",
+        "/nonexistent/x.json",
+    ]);
+    assert_one_line_error(&out, "cannot write output /nonexistent/x.json");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+// See: issue #13.
+#[test]
+fn the_default_output_fits_100_columns_even_with_long_class_names() {
+    let dir = scratch("width");
+    let mut meta = serde_json::Map::new();
+    meta.insert("seed".into(), 1.into());
+    let names: Vec<String> = engine::FASHION_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    meta.insert("class_names".into(), serde_json::json!(names));
+    let fashion = write_model(&dir.join("fashion.json"), meta);
+    for m in [model(), fashion.as_path()] {
+        let out = eval(&["--model", m.to_str().unwrap(), "--count", "300"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let widest = stdout.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= 100, "a line of {widest} columns:\n{stdout}");
+        assert!(stdout.contains("Most confident mistakes"), "{stdout}");
+    }
+}
+
+// See: issue #13: a model trained on an IDX directory was tested on synthetic digits.
+#[test]
+fn eval_tests_on_the_idx_directory_the_model_names() {
+    let dir = scratch("idx-default");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // A small MNIST-format test pair: synthetic digits written as IDX.
+    let set = datagen::generate(datagen::Style::Strokes, 9, 0, 50);
+    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 50, 0, 0, 0, 28, 0, 0, 0, 28];
+    images.extend_from_slice(set.images());
+    let mut labels = vec![0, 0, 8, 1, 0, 0, 0, 50];
+    labels.extend_from_slice(set.labels());
+    std::fs::write(data.join("t10k-images-idx3-ubyte"), images).unwrap();
+    std::fs::write(data.join("t10k-labels-idx1-ubyte"), labels).unwrap();
+    let mut meta = serde_json::Map::new();
+    meta.insert("data".into(), format!("idx:{}", data.display()).into());
+    let m = write_model(&dir.join("m.json"), meta);
+    let out = eval(&["--model", m.to_str().unwrap(), "--samples", "0"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("IDX test files in"), "{stdout}");
+    assert!(
+        stdout.contains("(of 50 test images)") || stdout.contains("of 50 test images"),
+        "{stdout}"
+    );
+    // Gone: a warning, and synthetic digits.
+    std::fs::remove_dir_all(&data).unwrap();
+    let out = eval(&[
+        "--model",
+        m.to_str().unwrap(),
+        "--samples",
+        "0",
+        "--count",
+        "100",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("which is not here; testing on synthetic digits"),
+        "{stderr}"
+    );
 }

@@ -70,6 +70,7 @@ fn fixture() -> &'static Fixture {
                 augment: None,
                 start_step: 0,
                 stop: None,
+                exec: engine::ExecPath::Auto,
             };
             engine::train_epoch_exposed(
                 &mut net,

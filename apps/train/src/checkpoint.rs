@@ -1,11 +1,16 @@
 //! Checkpoints: everything needed to continue a run exactly where it stopped.
 
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
 use nn::{OptimizerState, SavedModel};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+
+use crate::report::EpochRecord;
+use crate::settings::Settings;
 
 /// The checkpoint format this build writes and reads.
-pub const CHECKPOINT_VERSION: u32 = 1;
+pub const CHECKPOINT_VERSION: u32 = 2;
 
 /// The best epoch so far when a validation split chooses the model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,8 +34,8 @@ pub struct Best {
 pub struct Checkpoint {
     /// [`CHECKPOINT_VERSION`].
     pub checkpoint_version: u32,
-    /// The settings that shape the run; a resume must use the same ones.
-    pub settings: Map<String, Value>,
+    /// The run's settings; `--resume` alone restores them.
+    pub settings: Settings,
     /// 0-based epoch to continue in.
     pub epoch: usize,
     /// Steps of that epoch already done.
@@ -43,25 +48,32 @@ pub struct Checkpoint {
     pub best: Option<Best>,
     /// Test accuracy after the last completed epoch.
     pub last_test_accuracy: Option<f32>,
+    /// The completed epochs' figures.
+    pub history: Vec<EpochRecord>,
 }
 
 impl Checkpoint {
-    /// The first setting that differs from `settings`, as `(name, checkpoint's, this run's)`.
-    pub fn first_difference(
-        &self,
-        settings: &Map<String, Value>,
-    ) -> Option<(String, Value, Value)> {
-        let keys = self.settings.keys().chain(settings.keys());
-        for key in keys {
-            let (a, b) = (self.settings.get(key), settings.get(key));
-            if a != b {
-                return Some((
-                    key.clone(),
-                    a.cloned().unwrap_or(Value::Null),
-                    b.cloned().unwrap_or(Value::Null),
-                ));
-            }
+    /// Reads the checkpoint at `path`.
+    ///
+    /// # Errors
+    /// One line naming the file: unreadable, not a checkpoint (a model file says so), or of
+    /// another format version.
+    pub fn read(path: &Path) -> Result<Self> {
+        let what = || format!("reading checkpoint {}", path.display());
+        let text = std::fs::read_to_string(path).with_context(what)?;
+        let value: serde_json::Value = serde_json::from_str(&text).with_context(what)?;
+        match value.get("checkpoint_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(CHECKPOINT_VERSION) => {}
+            Some(v) => bail!(
+                "checkpoint {} has format version {v}, this build reads {CHECKPOINT_VERSION}",
+                path.display()
+            ),
+            None if value.get("format_version").is_some() => bail!(
+                "{} is a model file, not a checkpoint: a finished run has nothing to resume",
+                path.display()
+            ),
+            None => bail!("{} is not a checkpoint of train", path.display()),
         }
-        None
+        serde_json::from_value(value).with_context(what)
     }
 }

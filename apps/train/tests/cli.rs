@@ -2,51 +2,12 @@
 //! never touches an existing model; good input gives byte-identical models for any thread
 //! count.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("digits-train-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::path::Path;
+use std::process::Stdio;
 
-fn train(args: &[&str], threads: Option<usize>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_digits-train"));
-    cmd.args(args);
-    if let Some(t) = threads {
-        cmd.env("RAYON_NUM_THREADS", t.to_string());
-    }
-    cmd.output().unwrap()
-}
-
-/// Asserts a failed run: non-zero exit, exactly one line on stderr containing `needle`, no
-/// panic.
-fn assert_one_line_error(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, stderr: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "not one line: {stderr:?}"
-    );
-    assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-fn small_run(out: &Path) -> Vec<String> {
-    vec![
-        "--epochs".into(),
-        "1".into(),
-        "--train-size".into(),
-        "1000".into(),
-        "--test-size".into(),
-        "200".into(),
-        "--out".into(),
-        out.display().to_string(),
-    ]
-}
+use common::{assert_one_line_error, run_ok, scratch, small_run, train};
 
 #[test]
 fn batch_size_zero_is_a_one_line_error_and_leaves_the_model_untouched() {
@@ -57,7 +18,10 @@ fn batch_size_zero_is_a_one_line_error_and_leaves_the_model_untouched() {
         &["--batch-size", "0", "--out", model.to_str().unwrap()],
         None,
     );
-    assert_one_line_error(&out, "--batch-size must be at least 1");
+    assert_one_line_error(
+        &out,
+        "invalid value '0' for '--batch-size <N>': expected a whole number of at least 1",
+    );
     assert_eq!(std::fs::read(&model).unwrap(), b"previous model bytes");
 }
 
@@ -76,11 +40,11 @@ fn bad_values_are_one_line_errors() {
     for (args, needle) in [
         (
             vec!["--lr", "-1", "--out", m],
-            "--lr must be a positive number",
+            "expected a number above 0, got '-1'",
         ),
         (
             vec!["--threads", "0", "--out", m],
-            "--threads must be at least 1",
+            "expected a whole number of at least 1, got '0'",
         ),
         (
             vec!["--style", "cursive", "--out", m, "--train-size", "10"],
@@ -92,7 +56,7 @@ fn bad_values_are_one_line_errors() {
         ),
         (
             vec!["--arch", "resnet", "--out", m],
-            "token 1 'resnet': unknown layer",
+            "'resnet' is not a preset (seed, lenet)",
         ),
         (
             vec!["--out", "/no/such/dir/model.json"],
@@ -182,20 +146,36 @@ fn one_and_two_threads_write_byte_identical_models_and_metrics() {
     assert_eq!(model["meta"]["epochs"], 1);
 }
 
-fn run_ok(args: &[String]) -> String {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = train(&args, None);
+/// Starts `args`, and SIGKILLs the run once it has announced a checkpoint after `epoch`
+/// epochs: the checkpoint is then complete on disk and the run is in the next epoch.
+fn kill_after_checkpoint(args: &[String], epoch: usize) {
+    use std::io::{BufRead, BufReader};
+    let mut child = common::command()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let wanted = format!("(after epoch {epoch} of");
+    let mut seen = false;
+    for line in lines {
+        if line.unwrap().contains(&wanted) {
+            seen = true;
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        seen,
+        "the run never announced a checkpoint after epoch {epoch}"
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-// See: issue #7 (exact resume).
+// See: issue #7 (exact resume); issue #13 (resume from the checkpoint alone).
 #[test]
-fn issue_7_resume_from_a_checkpoint_gives_a_byte_identical_model() {
+fn resume_from_the_checkpoint_alone_gives_a_byte_identical_model() {
     let dir = scratch("resume");
     let (straight, resumed) = (dir.join("straight.json"), dir.join("resumed.json"));
     // Dropout, augmentation, adam and a schedule: every kind of state a resume must restore.
@@ -216,20 +196,33 @@ fn issue_7_resume_from_a_checkpoint_gives_a_byte_identical_model() {
         );
         a
     };
-    run_ok(&common(&straight));
+    let stdout = run_ok(&common(&straight));
+    assert!(stdout.contains("kept epoch "), "{stdout}");
     let mut first = common(&resumed);
     first.extend(["--checkpoint-every".to_string(), "1".to_string()]);
-    run_ok(&first);
+    kill_after_checkpoint(&first, 2);
     let ckpt = dir.join("resumed.ckpt.json");
     assert!(ckpt.exists(), "no checkpoint written");
-    let mut again = common(&resumed);
-    again.extend(["--resume".to_string(), ckpt.display().to_string()]);
-    let stdout = run_ok(&again);
-    assert!(stdout.contains("resuming at epoch 3, step 0"), "{stdout}");
+    assert!(!resumed.exists());
+    // From another directory, with no other flag: the checkpoint knows --out.
+    let out = common::command()
+        .args(["--resume", ckpt.to_str().unwrap()])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("epoch 3 of 3, step 0 of"), "{stdout}");
     assert!(
         std::fs::read(&straight).unwrap() == std::fs::read(&resumed).unwrap(),
         "the resumed model differs from the uninterrupted one"
     );
+    assert!(!ckpt.exists(), "a finished run left its checkpoint");
+    assert!(stdout.contains("removed checkpoint"), "{stdout}");
     let model: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&resumed).unwrap()).unwrap();
     assert!(
@@ -240,21 +233,165 @@ fn issue_7_resume_from_a_checkpoint_gives_a_byte_identical_model() {
         "{}",
         model["meta"]
     );
+    assert_eq!(model["meta"]["history"].as_array().unwrap().len(), 3);
 }
 
+// See: issue #13.
 #[test]
-fn issue_7_resume_with_other_flags_is_refused() {
+fn resume_with_other_flags_lists_every_difference_in_one_line() {
     let dir = scratch("resume-mismatch");
     let out = dir.join("m.json");
     let mut first = small_run(&out);
-    first[1] = "2".into();
+    first[1] = "3".into();
     first.extend(["--checkpoint-every".to_string(), "1".to_string()]);
-    run_ok(&first);
+    kill_after_checkpoint(&first, 1);
     let ckpt = dir.join("m.ckpt.json");
-    let mut again = small_run(&out);
-    again[1] = "2".into();
-    again.extend(["--lr", "0.1", "--resume"].map(String::from));
-    again.push(ckpt.display().to_string());
-    let args: Vec<&str> = again.iter().map(String::as_str).collect();
-    assert_one_line_error(&train(&args, None), "the checkpoint's run used lr = 0.05");
+    let ckpt = ckpt.to_str().unwrap();
+    let out = train(
+        &[
+            "--resume", ckpt, "--lr", "0.1", "--seed", "4", "--epochs", "5",
+        ],
+        None,
+    );
+    assert_one_line_error(
+        &out,
+        "the flags given with --resume differ from the checkpoint's run:",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "lr 0.1 instead of 0.05",
+        "seed 4 instead of 1",
+        "epochs 5 instead of 3 (the cosine schedule",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    }
+    // The same flags as the run's are fine.
+    let out = train(
+        &["--resume", ckpt, "--lr", "0.05", "--train-size", "1000"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// See: issue #13: rayon's pool was started by the generator before --threads was applied.
+#[test]
+fn threads_flag_works_on_synthetic_data() {
+    let dir = scratch("threads-flag");
+    let mut args = small_run(&dir.join("m.json"));
+    args.extend(["--threads".to_string(), "1".to_string()]);
+    let stdout = run_ok(&args);
+    assert!(
+        stdout.contains(", 1 thread, path: fused seed kernels"),
+        "{stdout}"
+    );
+}
+
+// See: issue #13.
+#[test]
+fn newcomer_mistakes_get_a_helpful_one_line_error() {
+    let dir = scratch("mistakes");
+    let m = dir.join("m.json");
+    let m = m.to_str().unwrap();
+    std::fs::write(dir.join("model.json"), b"{}").unwrap();
+    for (args, needle) in [
+        (
+            vec!["--epoch", "1"],
+            "a similar argument exists: '--epochs'",
+        ),
+        (
+            vec!["--epochs", "-1"],
+            "expected a whole number of at least 1, got '-1'",
+        ),
+        (vec!["--arch", "lenett"], "is not a preset (seed, lenet)"),
+        (vec!["--data", "/tmp"], "write idx:/tmp"),
+        (
+            vec!["--arch", "conv8x3,relu,pool2,flatten,dense5"],
+            "end --arch in dense10 or pass --classes FILE with 5 names",
+        ),
+        (
+            vec!["--optimizer", "adam", "--momentum", "0.5"],
+            "apply to --optimizer sgd only",
+        ),
+        (
+            vec!["--optimizer", "rmsprop"],
+            "[possible values: sgd, adam, adamw]",
+        ),
+        (vec!["--resume", m], "reading checkpoint"),
+        (
+            vec!["--json", "/no/such/dir/x.json"],
+            "cannot write output /no/such/dir/x.json",
+        ),
+    ] {
+        let mut args = args;
+        args.extend(["--out", m]);
+        assert_one_line_error(&train(&args, None), needle);
+    }
+    // A model file given to --resume says what it is.
+    let model = dir.join("model.json");
+    std::fs::write(&model, br#"{"format_version": 1}"#).unwrap();
+    let out = train(&["--resume", model.to_str().unwrap()], None);
+    assert_one_line_error(&out, "is a model file, not a checkpoint");
+    // A cause is printed once.
+    let out = train(&["--data", "idx:/nonexistent", "--out", m], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+}
+
+// See: issue #13.
+#[test]
+fn no_op_flags_and_runs_at_chance_are_warned_about() {
+    let dir = scratch("warnings");
+    let mut args = small_run(&dir.join("m.json"));
+    args.extend(["--checkpoint-every", "5", "--lr", "100"].map(String::from));
+    let out = train(&args, None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--checkpoint-every 5 is more than the run's 1 epoch:"),
+        "{stderr}"
+    );
+    // --lr 100 either diverges (an error) or ends at chance (a warning); never silent.
+    assert!(
+        stderr.contains("is chance for 10 classes") || stderr.contains("diverged"),
+        "{stderr}"
+    );
+}
+
+// See: issue #13 (metrics as data for the report).
+#[test]
+fn metrics_csv_has_a_row_per_epoch_matching_json() {
+    let dir = scratch("metrics");
+    let (csv, json) = (dir.join("m.csv"), dir.join("m.json.out"));
+    let mut args = small_run(&dir.join("m.json"));
+    args[1] = "2".into();
+    args.extend([
+        "--metrics".into(),
+        csv.display().to_string(),
+        "--json".into(),
+        json.display().to_string(),
+    ]);
+    run_ok(&args);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "kind,epoch,step,lr,loss,train_accuracy,val_accuracy,test_accuracy,seconds,images_per_second"
+    );
+    let epochs: Vec<Vec<&str>> = lines
+        .filter(|l| l.starts_with("epoch,"))
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(epochs.len(), 2);
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for (row, e) in epochs.iter().zip(j["epochs"].as_array().unwrap()) {
+        assert_eq!(row.len(), 10);
+        assert_eq!(row[1], e["epoch"].to_string());
+        let test: f64 = row[7].parse().unwrap();
+        assert!((test - e["test_accuracy"].as_f64().unwrap()).abs() < 1e-6);
+        let loss: f64 = row[4].parse().unwrap();
+        assert!((loss - e["loss"].as_f64().unwrap()).abs() < 1e-6);
+    }
 }

@@ -21,34 +21,12 @@
 
 use std::time::Instant;
 
-use engine::{epoch_order, evaluate, train_epoch};
-use nn::{
-    Conv2d, Conv2dConfig, Dense, Flatten, FusedSeed, Images, MaxPool2x2, ModelSpec, Relu,
-    Sequential, Sgd,
-};
-use rand::SeedableRng;
+use engine::{epoch_order, evaluate_with, train_epoch_with, EpochPlan, ExecPath};
+use nn::{FusedSeed, Images, ModelSpec, Sgd};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// The same network and weights as `model`, assembled by hand: without a spec, the engine
-/// takes the generic layer-by-layer path (for comparing the two).
-fn unfused(model: &Sequential) -> Result<Sequential, Box<dyn std::error::Error>> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let mut chain = Sequential::new(vec![
-        Box::new(Conv2d::new(1, Conv2dConfig::default(), &mut rng)?),
-        Box::new(Relu::new()),
-        Box::new(MaxPool2x2::new()),
-        Box::new(Flatten::new()),
-        Box::new(Dense::new(1352, 10, &mut rng)?),
-    ]);
-    let mut values = Vec::new();
-    model.visit_params_ref(&mut |_, p| values.push(p.value.clone()));
-    let mut values = values.into_iter();
-    chain.visit_params(&mut |_, p| p.value = values.next().expect("same parameters"));
-    Ok(chain)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -64,28 +42,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let generic = args.next().is_some_and(|a| a == "generic");
     let seed: u64 = args.next().map_or(Ok(1), |a| a.parse())?;
     let spec = ModelSpec::seed();
-    let mut model = if generic {
-        unfused(&spec.build(seed)?)?
+    let exec = if generic {
+        ExecPath::Layers
     } else {
-        spec.build(seed)?
+        ExecPath::Auto
     };
+    let mut model = spec.build(seed)?;
     let mut sgd = Sgd::new(0.05, 0.9, 0.0)?;
-    let fused = FusedSeed::for_model(&model).map(|f| f.isa().to_string());
+    let fused = exec
+        .fused_for(&model, train.rows(), train.cols())?
+        .map(|f| f.isa().to_string());
     let (mut times, mut accs) = (Vec::new(), Vec::new());
     for epoch in 0..epochs {
         let order = epoch_order(train.len(), seed, epoch as u64);
         let started = Instant::now();
-        let stats = train_epoch(
-            &mut model,
-            &mut sgd,
-            &train,
-            &order,
-            64,
-            |_| 0.05,
-            |_, _| {},
-        )?;
+        let plan = EpochPlan {
+            data: &train,
+            order: &order,
+            batch_size: 64,
+            epoch: epoch as u64,
+            first_step: 0,
+            seed,
+            augment: None,
+            start_step: 0,
+            stop: None,
+            exec,
+        };
+        let stats = train_epoch_with(&mut model, &mut sgd, &plan, |_| 0.05, |_, _| {})?;
         let seconds = started.elapsed().as_secs_f64();
-        let acc = evaluate(&model, &test, 1000, 10)?.accuracy;
+        let acc = evaluate_with(&model, &test, 1000, 10, exec)?.accuracy;
         eprintln!(
             "digits seed threads={} epoch {}: {seconds:.3}s train-loss {:.4} test-acc {acc:.4}",
             rayon::current_num_threads(),
@@ -132,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut evaluate_rate = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
-        std::hint::black_box(evaluate(&model, &test, 1000, 10)?);
+        std::hint::black_box(evaluate_with(&model, &test, 1000, 10, exec)?);
         evaluate_rate.push(test.len() as f64 / started.elapsed().as_secs_f64());
     }
 

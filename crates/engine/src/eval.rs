@@ -4,6 +4,7 @@ use datagen::Dataset;
 use nn::Sequential;
 
 use crate::error::{Error, Result};
+use crate::exec::ExecPath;
 use crate::predict::Predictor;
 
 /// The result of [`evaluate`].
@@ -70,7 +71,21 @@ pub fn evaluate(
     batch_size: usize,
     classes: usize,
 ) -> Result<Evaluation> {
-    evaluate_at(model, data, batch_size, classes, 1.0)
+    evaluate_with(model, data, batch_size, classes, ExecPath::Auto)
+}
+
+/// [`evaluate`], running the model the way `exec` says.
+///
+/// # Errors
+/// As [`evaluate`], and [`ExecPath::Fused`] for a network without the seed pattern.
+pub fn evaluate_with(
+    model: &Sequential,
+    data: &Dataset,
+    batch_size: usize,
+    classes: usize,
+    exec: ExecPath,
+) -> Result<Evaluation> {
+    evaluate_with_at(model, data, batch_size, classes, exec, 1.0)
 }
 
 /// [`evaluate`] with the probabilities taken at `temperature`: softmax(logits /
@@ -84,6 +99,28 @@ pub fn evaluate_at(
     data: &Dataset,
     batch_size: usize,
     classes: usize,
+    temperature: f32,
+) -> Result<Evaluation> {
+    evaluate_with_at(
+        model,
+        data,
+        batch_size,
+        classes,
+        ExecPath::Auto,
+        temperature,
+    )
+}
+
+/// [`evaluate_with`] at `temperature` (see [`evaluate_at`]).
+///
+/// # Errors
+/// As [`evaluate_with`] and [`evaluate_at`].
+pub fn evaluate_with_at(
+    model: &Sequential,
+    data: &Dataset,
+    batch_size: usize,
+    classes: usize,
+    exec: ExecPath,
     temperature: f32,
 ) -> Result<Evaluation> {
     crate::calibration::check_temperature(temperature)?;
@@ -106,7 +143,7 @@ pub fn evaluate_at(
         )));
     }
     let k = classes;
-    let mut predictor = Predictor::new(model, data.rows(), data.cols(), k)?;
+    let mut predictor = Predictor::with_path(model, data.rows(), data.cols(), k, exec)?;
     let mut logits = Vec::new();
     let mut confusion = vec![0usize; k * k];
     let mut probs = Vec::with_capacity(data.len() * k);

@@ -27,6 +27,7 @@ mod batch;
 mod calibration;
 mod error;
 mod eval;
+mod exec;
 mod predict;
 mod process;
 mod schedule;
@@ -39,7 +40,8 @@ pub use calibration::{
     nll_at, softmax_at, Bin, CalibrationMetrics, ECE_BINS, MAX_TEMPERATURE,
 };
 pub use error::{Error, Result};
-pub use eval::{evaluate, evaluate_at, Evaluation};
+pub use eval::{evaluate, evaluate_at, evaluate_with, evaluate_with_at, Evaluation};
+pub use exec::ExecPath;
 pub use predict::Predictor;
 pub use process::setup_process;
 pub use schedule::Schedule;

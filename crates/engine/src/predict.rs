@@ -1,6 +1,8 @@
 //! Classifying batches of byte images with whichever implementation fits the model.
 
 use nn::{FusedSeed, Images, Sequential};
+
+use crate::exec::ExecPath;
 use tensor::Tensor;
 
 use crate::error::{Error, Result};
@@ -24,8 +26,22 @@ impl<'m> Predictor<'m> {
     /// # Errors
     /// [`Error::Nn`] when the fused path cannot take the model's parameters.
     pub fn new(model: &'m Sequential, rows: usize, cols: usize, classes: usize) -> Result<Self> {
-        let fused = match FusedSeed::for_model(model) {
-            Some(mut f) if f.input_and_classes() == ([1, rows, cols], classes) => {
+        Self::with_path(model, rows, cols, classes, ExecPath::Auto)
+    }
+
+    /// A predictor that runs `model` the way `exec` says.
+    ///
+    /// # Errors
+    /// As [`Predictor::new`], and [`ExecPath::Fused`] for a network without the seed pattern.
+    pub fn with_path(
+        model: &'m Sequential,
+        rows: usize,
+        cols: usize,
+        classes: usize,
+        exec: ExecPath,
+    ) -> Result<Self> {
+        let fused = match exec.fused_for(model, rows, cols)? {
+            Some(mut f) if f.input_and_classes().1 == classes => {
                 f.load_params(model)?;
                 Some(f)
             }

@@ -1,7 +1,9 @@
 //! One epoch of minibatch training.
 
 use datagen::{Augment, Dataset};
-use nn::{softmax_cross_entropy, FusedSeed, Images, Optimizer, Sequential};
+use nn::{softmax_cross_entropy, Images, Optimizer, Sequential};
+
+use crate::exec::ExecPath;
 use rayon::prelude::*;
 use tensor::Tensor;
 
@@ -56,6 +58,8 @@ pub struct EpochPlan<'a> {
     /// Checked after every step: when it reads `true` the epoch ends early (after a complete
     /// step) and reports `interrupted`.
     pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+    /// Which implementation runs the network (the fused seed kernels or the layers).
+    pub exec: ExecPath,
 }
 
 /// Outlier exposure (Hendrycks et al., 2019): images that are none of the classes, added to
@@ -110,6 +114,7 @@ pub fn train_epoch(
         augment: None,
         start_step: 0,
         stop: None,
+        exec: ExecPath::Auto,
     };
     train_epoch_with(model, opt, &plan, lr_at, progress)
 }
@@ -120,7 +125,8 @@ pub fn train_epoch(
 /// batch with the samples done so far and that batch's loss.
 ///
 /// Networks with the seed pattern run through [`FusedSeed`] (same mathematics, float
-/// rounding aside, several times faster); any other network through its layers.
+/// rounding aside, several times faster); any other network through its layers; `plan.exec`
+/// can force either (see [`ExecPath`]).
 ///
 /// # Errors
 /// [`Error::Invalid`] for a zero batch size or an index outside the dataset,
@@ -177,7 +183,7 @@ pub fn train_epoch_exposed(
             data.len()
         )));
     }
-    let mut fused = fused_for(model, data);
+    let mut fused = plan.exec.fused_for(model, data.rows(), data.cols())?;
     // The fused path gathers a batch straight from bytes; with outliers and no augmentation
     // it gathers from the digits and the outliers back to back (one copy per epoch, far less
     // than converting every batch to floats).
@@ -350,10 +356,4 @@ fn augment_batch(
             aug.params
                 .apply(out, &image, data.rows(), data.cols(), aug.seed, key);
         });
-}
-
-/// The fused implementation of `model` when it has the seed pattern and takes `data`'s
-/// images; `None` sends the caller down the generic path (which also reports shape errors).
-pub(crate) fn fused_for(model: &Sequential, data: &Dataset) -> Option<FusedSeed> {
-    FusedSeed::for_model(model).filter(|f| f.input_and_classes().0 == [1, data.rows(), data.cols()])
 }

@@ -1,49 +1,44 @@
-//! `train_epoch` and `evaluate` pick the fused seed network for a model built from a spec
-//! of that pattern; a hand-assembled chain with the same weights takes the generic path.
+//! Training and evaluation run the fused seed network or the layers one by one, as
+//! [`ExecPath`] says.
 //! Both paths must agree up to float rounding, and the fused path must report divergence
 //! like the generic one.
 
 use datagen::Style;
-use engine::{epoch_order, evaluate, train_epoch, Error};
-use nn::{Conv2d, Conv2dConfig, Dense, Flatten, MaxPool2x2, ModelSpec, Relu, Sequential, Sgd};
-use rand::SeedableRng;
-
-/// The same layers and weights as `model`, without a spec (so the generic path runs).
-fn unfused(model: &Sequential) -> Sequential {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let mut chain = Sequential::new(vec![
-        Box::new(Conv2d::new(1, Conv2dConfig::default(), &mut rng).unwrap()),
-        Box::new(Relu::new()),
-        Box::new(MaxPool2x2::new()),
-        Box::new(Flatten::new()),
-        Box::new(Dense::new(1352, 10, &mut rng).unwrap()),
-    ]);
-    let mut values = Vec::new();
-    model.visit_params_ref(&mut |_, p| values.push(p.value.clone()));
-    let mut values = values.into_iter();
-    chain.visit_params(&mut |_, p| p.value = values.next().unwrap());
-    chain
-}
+use engine::{
+    epoch_order, evaluate_with, train_epoch, train_epoch_with, EpochPlan, Error, ExecPath,
+};
+use nn::{ModelSpec, Sgd};
 
 #[test]
 fn fused_and_generic_paths_agree_through_train_epoch_and_evaluate() {
     let data = datagen::generate(Style::Strokes, 1, 0, 1000);
-    let fused_model = ModelSpec::seed().build(3).unwrap();
-    assert!(nn::FusedSeed::for_model(&fused_model).is_some());
-    let mut models = [fused_model, unfused(&ModelSpec::seed().build(3).unwrap())];
-    assert!(nn::FusedSeed::for_model(&models[1]).is_none());
+    let mut models = [
+        ModelSpec::seed().build(3).unwrap(),
+        ModelSpec::seed().build(3).unwrap(),
+    ];
+    let paths = [ExecPath::Fused, ExecPath::Layers];
     let mut losses = [Vec::new(), Vec::new()];
     let mut stats = Vec::new();
-    for (model, losses) in models.iter_mut().zip(&mut losses) {
+    for ((model, losses), exec) in models.iter_mut().zip(&mut losses).zip(paths) {
         let mut sgd = Sgd::new(0.05, 0.9, 0.0).unwrap();
         let order = epoch_order(data.len(), 1, 0);
         // Batch 50: the last chunk of every batch is partial.
-        let s = train_epoch(
+        let plan = EpochPlan {
+            data: &data,
+            order: &order,
+            batch_size: 50,
+            epoch: 0,
+            first_step: 0,
+            seed: 0,
+            augment: None,
+            start_step: 0,
+            stop: None,
+            exec,
+        };
+        let s = train_epoch_with(
             model,
             &mut sgd,
-            &data,
-            &order,
-            50,
+            &plan,
             |_| 0.05,
             |_, loss| losses.push(loss),
         )
@@ -61,10 +56,9 @@ fn fused_and_generic_paths_agree_through_train_epoch_and_evaluate() {
     assert!((stats[0].accuracy - stats[1].accuracy).abs() <= 0.01);
 
     // Evaluate the same weights both ways.
-    let generic = unfused(&models[0]);
     let (a, b) = (
-        evaluate(&models[0], &data, 300, 10).unwrap(),
-        evaluate(&generic, &data, 300, 10).unwrap(),
+        evaluate_with(&models[0], &data, 300, 10, ExecPath::Fused).unwrap(),
+        evaluate_with(&models[0], &data, 300, 10, ExecPath::Layers).unwrap(),
     );
     for (i, (p, q)) in a.probs.iter().zip(&b.probs).enumerate() {
         assert!(

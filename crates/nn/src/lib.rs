@@ -3,7 +3,7 @@
 //! Each layer has an explicit forward pass (which caches what backward needs), a backward
 //! pass (which returns the input gradient and accumulates parameter gradients, llm.c style),
 //! and a non-caching `infer` for evaluation. [`Sequential`] chains them; [`ModelSpec`]
-//! describes a chain as data and builds it (the mission's seed network is
+//! describes a chain as data and builds it (the seed network is
 //! [`ModelSpec::seed`]); [`SavedModel`] is the JSON model file. Training is
 //! forward -> [`softmax_cross_entropy`] -> backward -> [`Sgd::step`].
 //!
@@ -28,12 +28,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod arch;
 mod error;
 mod fused;
 mod init;
 mod layer;
 mod layers;
 mod loss;
+mod model_file;
 mod optim;
 mod sequential;
 mod sgd;
@@ -50,9 +52,8 @@ pub use layers::flatten::Flatten;
 pub use layers::maxpool::MaxPool2x2;
 pub use layers::relu::Relu;
 pub use loss::{softmax_cross_entropy, LossOutput, UNIFORM};
+pub use model_file::{params_checksum, SavedModel, TensorData, FORMAT_VERSION};
 pub use optim::{Adam, Optimizer, OptimizerState};
 pub use sequential::Sequential;
 pub use sgd::Sgd;
-pub use spec::{
-    params_checksum, LayerSpec, ModelSpec, SavedModel, TensorData, FORMAT_VERSION, MAX_PARAMS,
-};
+pub use spec::{LayerSpec, ModelSpec, MAX_PARAMS};

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model_file::TensorData;
 use crate::sequential::Sequential;
 use crate::sgd::Sgd;
-use crate::spec::TensorData;
 
 /// Something that updates a model's parameters from their accumulated gradients.
 pub trait Optimizer: Send + std::fmt::Debug {

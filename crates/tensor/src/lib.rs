@@ -47,3 +47,13 @@ pub use matmul::{
 };
 pub use pool::{maxpool2x2_backward, maxpool2x2_forward};
 pub use tensor::{argmax, unit_f32, Tensor};
+
+/// The instruction set the matrix-multiply panel kernels run with on this CPU: `avx512`,
+/// `avx2+fma` or `portable` (detected once; every build gives the same bits).
+pub fn panel_isa() -> &'static str {
+    match panel::Kernel::detect() {
+        panel::Kernel::Avx512 => "avx512",
+        panel::Kernel::Avx2 => "avx2+fma",
+        panel::Kernel::Portable => "portable",
+    }
+}

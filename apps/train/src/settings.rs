@@ -1,0 +1,412 @@
+//! A run's settings: every choice parsed once into a typed value, defaults filled in one
+//! place, checked before any work, stored in the checkpoint and the model file, and compared
+//! on resume.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use cli::StyleArg;
+use engine::{class_names, DataSource, DIGIT_NAMES};
+use nn::{Adam, ModelSpec, Optimizer, Sgd};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::flags::{AugmentKind, Cli, ExecKind, OptimizerKind, ScheduleKind};
+
+/// Everything that shapes a run, and where its files go.
+///
+/// Floats are `f64` as parsed from the command line, so they print back as written
+/// (`0.05`, not `0.05000000074505806`); the optimiser gets them as `f32`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// `--arch` as given (a preset name or a layer list).
+    pub arch: String,
+    /// `--data`.
+    #[serde(with = "as_text")]
+    pub data: DataSource,
+    /// `--style`, for synthetic data only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<StyleArg>,
+    /// `--seed`.
+    pub seed: u64,
+    /// `--epochs`.
+    pub epochs: usize,
+    /// `--batch-size`.
+    pub batch_size: usize,
+    /// `--optimizer`.
+    pub optimizer: OptimizerKind,
+    /// `--lr`, or the optimiser's default.
+    pub lr: f64,
+    /// `--momentum` (sgd only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    /// `--nesterov` (sgd only).
+    #[serde(default)]
+    pub nesterov: bool,
+    /// `--weight-decay`, or the optimiser's default.
+    pub weight_decay: f64,
+    /// `--schedule`.
+    pub schedule: ScheduleKind,
+    /// `--warmup-epochs`.
+    pub warmup_epochs: f64,
+    /// `--augment`.
+    pub augment: Option<AugmentKind>,
+    /// `--val-fraction`.
+    pub val_fraction: f64,
+    /// `--outliers`: non-digit images added to each step (outlier exposure).
+    #[serde(default)]
+    pub outliers: usize,
+    /// `--train-size`.
+    pub train_size: usize,
+    /// `--test-size`.
+    pub test_size: usize,
+    /// `--classes`, as the names themselves.
+    pub class_names: Vec<String>,
+    /// `--exec`.
+    pub exec: ExecKind,
+    /// `--out`.
+    pub out: PathBuf,
+    /// `--checkpoint`, or the default next to `--out`.
+    pub checkpoint: PathBuf,
+    /// `--checkpoint-every`.
+    pub checkpoint_every: usize,
+}
+
+/// Non-digits a step by default when training on synthetic digits (outlier exposure).
+pub const DEFAULT_OUTLIERS: usize = 16;
+
+/// `DataSource` as its command-line text in JSON.
+mod as_text {
+    use engine::DataSource;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &DataSource, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(d)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DataSource, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The settings keys that no longer matter once the model is written (kept out of its meta).
+const FILE_KEYS: [&str; 3] = ["out", "checkpoint", "checkpoint_every"];
+
+impl Settings {
+    /// The settings the flags ask for, defaults filled in, checked.
+    pub fn from_flags(cli: &Cli) -> Result<Self> {
+        let optimizer = cli.optimizer.unwrap_or(OptimizerKind::Sgd);
+        let (default_lr, default_wd) = match optimizer {
+            OptimizerKind::Sgd => (0.05, 0.0),
+            OptimizerKind::Adam => (0.001, 0.0),
+            OptimizerKind::Adamw => (0.001, 0.01),
+        };
+        if optimizer != OptimizerKind::Sgd && (cli.momentum.is_some() || cli.nesterov) {
+            bail!(
+                "--momentum and --nesterov apply to --optimizer sgd only, not {}",
+                optimizer.name()
+            );
+        }
+        let momentum = (optimizer == OptimizerKind::Sgd).then(|| cli.momentum.unwrap_or(0.9));
+        if cli.nesterov && momentum == Some(0.0) {
+            bail!("--nesterov needs a momentum above 0");
+        }
+        let data = cli.data.clone().unwrap_or(DataSource::Synthetic);
+        let data_is_synthetic = data == DataSource::Synthetic;
+        let style = match (&data, cli.style) {
+            (DataSource::Synthetic, style) => Some(style.unwrap_or(StyleArg::Strokes)),
+            (DataSource::Idx(_), Some(_)) => {
+                bail!("--style applies to synthetic data only, not --data {data}")
+            }
+            (DataSource::Idx(_), None) => None,
+        };
+        let epochs = cli.epochs.unwrap_or(3);
+        let warmup_epochs = cli.warmup_epochs.unwrap_or(0.0);
+        if warmup_epochs > epochs as f64 {
+            bail!("--warmup-epochs {warmup_epochs} is longer than the run's {epochs} epochs");
+        }
+        let val_fraction = cli.val_fraction.unwrap_or(0.0);
+        if val_fraction >= 0.5 {
+            bail!("--val-fraction must be in [0, 0.5), got {val_fraction}");
+        }
+        let out = cli
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("model.json"));
+        let checkpoint = cli
+            .checkpoint
+            .clone()
+            .unwrap_or_else(|| default_checkpoint(&out));
+        let settings = Self {
+            arch: cli.arch.clone().unwrap_or_else(|| "seed".into()),
+            data,
+            style,
+            seed: cli.seed.unwrap_or(1),
+            epochs,
+            batch_size: cli.batch_size.unwrap_or(64),
+            optimizer,
+            lr: cli.lr.unwrap_or(default_lr),
+            momentum,
+            nesterov: cli.nesterov,
+            weight_decay: cli.weight_decay.unwrap_or(default_wd),
+            schedule: cli.schedule.unwrap_or(ScheduleKind::Cosine),
+            warmup_epochs,
+            augment: cli.augment,
+            val_fraction,
+            outliers: cli.outliers.unwrap_or(match data_is_synthetic {
+                true => DEFAULT_OUTLIERS,
+                false => 0,
+            }),
+            train_size: cli.train_size.unwrap_or(60_000),
+            test_size: cli.test_size.unwrap_or(10_000),
+            class_names: class_names(cli.classes.as_deref().unwrap_or("digits"))?,
+            exec: cli.exec.unwrap_or(ExecKind::Auto),
+            out,
+            checkpoint,
+            checkpoint_every: cli.checkpoint_every.unwrap_or(0),
+        };
+        settings.check_network(cli.classes.is_some())?;
+        Ok(settings)
+    }
+
+    /// The checkpoint's settings, after checking that every flag given with `--resume`
+    /// agrees with them (all differences in one message). A longer `--epochs` is taken when
+    /// the schedule is constant (the run's first epochs are then the same).
+    pub fn for_resume(saved: Settings, cli: &Cli) -> Result<Self> {
+        let asked = Self::from_flags(cli)?;
+        let (was, now) = (serde_json::to_value(&saved)?, serde_json::to_value(&asked)?);
+        let mut settings = saved.clone();
+        let mut differences = Vec::new();
+        for key in given_keys(cli) {
+            let (a, b) = (&was[key], &now[key]);
+            if a == b {
+                continue;
+            }
+            if key == "epochs" && asked.epochs > saved.epochs {
+                if saved.schedule == ScheduleKind::Constant {
+                    settings.epochs = asked.epochs;
+                    continue;
+                }
+                differences.push(format!(
+                    "epochs {b} instead of {a} (the {} schedule spreads over the run's length: only a constant schedule can be extended)",
+                    saved.schedule.name()
+                ));
+                continue;
+            }
+            differences.push(format!("{key} {} instead of {}", show(b), show(a)));
+        }
+        if !differences.is_empty() {
+            bail!(
+                "the flags given with --resume differ from the checkpoint's run: {}; --resume alone continues the run as it was",
+                differences.join(", ")
+            );
+        }
+        Ok(settings)
+    }
+
+    /// The network this run trains.
+    pub fn spec(&self) -> Result<ModelSpec> {
+        ModelSpec::parse(&self.arch).with_context(|| format!("--arch '{}'", self.arch))
+    }
+
+    /// Checks the network against the class names, naming the flag to change.
+    fn check_network(&self, classes_given: bool) -> Result<()> {
+        let spec = self.spec()?;
+        if self.exec == ExecKind::Fused && nn::FusedSeed::new(&spec).is_none() {
+            bail!("--exec fused runs only the seed pattern (conv, ReLU, 2x2 max-pool, flatten, dense): use --exec auto or layers for --arch {}", self.arch);
+        }
+        let outputs = spec.classes()?;
+        let names = self.class_names.len();
+        if outputs == names {
+            return Ok(());
+        }
+        if classes_given {
+            bail!("--classes gives {names} names but the network has {outputs} outputs");
+        }
+        bail!(
+            "the network ends in {outputs} outputs but the classes are the {} digits: end --arch in dense{} or pass --classes FILE with {outputs} names",
+            DIGIT_NAMES.len(),
+            DIGIT_NAMES.len()
+        )
+    }
+
+    /// The optimiser the settings name, with fresh state.
+    pub fn build_optimizer(&self) -> Result<Box<dyn Optimizer>> {
+        let (lr, wd) = (self.lr as f32, self.weight_decay as f32);
+        Ok(match self.optimizer {
+            OptimizerKind::Sgd => Box::new(
+                Sgd::new(lr, self.momentum.unwrap_or(0.0) as f32, wd)?
+                    .with_nesterov(self.nesterov)?,
+            ),
+            kind => Box::new(Adam::new(
+                lr,
+                0.9,
+                0.999,
+                1e-8,
+                wd,
+                kind == OptimizerKind::Adamw,
+            )?),
+        })
+    }
+
+    /// The settings as model-file metadata: every key but where the files went.
+    pub fn to_meta(&self) -> Result<serde_json::Map<String, Value>> {
+        let Value::Object(mut map) = serde_json::to_value(self)? else {
+            bail!("settings are not a JSON object");
+        };
+        for key in FILE_KEYS {
+            map.remove(key);
+        }
+        Ok(map)
+    }
+
+    /// One line: optimiser, rate, schedule.
+    pub fn optimizer_line(&self) -> String {
+        let mut text = format!("{} lr {}", self.optimizer.name(), self.lr);
+        if let Some(m) = self.momentum {
+            text.push_str(&format!(" momentum {m}"));
+            if self.nesterov {
+                text.push_str(" (nesterov)");
+            }
+        }
+        if self.weight_decay > 0.0 {
+            text.push_str(&format!(" weight decay {}", self.weight_decay));
+        }
+        text.push_str(&format!(" ({} schedule", self.schedule.name()));
+        if self.warmup_epochs > 0.0 {
+            text.push_str(&format!(", {} warm-up epochs", self.warmup_epochs));
+        }
+        text.push(')');
+        text
+    }
+}
+
+/// The settings keys of the flags given on the command line.
+fn given_keys(cli: &Cli) -> Vec<&'static str> {
+    let flags: [(&str, bool); 23] = [
+        ("arch", cli.arch.is_some()),
+        ("data", cli.data.is_some()),
+        ("style", cli.style.is_some()),
+        ("seed", cli.seed.is_some()),
+        ("epochs", cli.epochs.is_some()),
+        ("batch_size", cli.batch_size.is_some()),
+        ("optimizer", cli.optimizer.is_some()),
+        ("lr", cli.lr.is_some()),
+        ("momentum", cli.momentum.is_some()),
+        ("nesterov", cli.nesterov),
+        ("weight_decay", cli.weight_decay.is_some()),
+        ("schedule", cli.schedule.is_some()),
+        ("warmup_epochs", cli.warmup_epochs.is_some()),
+        ("augment", cli.augment.is_some()),
+        ("val_fraction", cli.val_fraction.is_some()),
+        ("outliers", cli.outliers.is_some()),
+        ("train_size", cli.train_size.is_some()),
+        ("test_size", cli.test_size.is_some()),
+        ("class_names", cli.classes.is_some()),
+        ("exec", cli.exec.is_some()),
+        ("out", cli.out.is_some()),
+        ("checkpoint", cli.checkpoint.is_some()),
+        ("checkpoint_every", cli.checkpoint_every.is_some()),
+    ];
+    flags
+        .into_iter()
+        .filter(|&(_, given)| given)
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// A JSON value as a person reads it: strings without quotes, none for null.
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "none".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The checkpoint path for `out`: `model.json` -> `model.ckpt.json`.
+pub fn default_checkpoint(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let ext = out
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    out.with_file_name(format!("{stem}.ckpt{ext}"))
+}
+
+impl OptimizerKind {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Adamw => "adamw",
+        }
+    }
+}
+
+impl ScheduleKind {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleKind::Constant => "constant",
+            ScheduleKind::Step => "step",
+            ScheduleKind::Cosine => "cosine",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn flags(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("train").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_fill_in_and_floats_print_as_written() {
+        let s = Settings::from_flags(&flags(&[])).unwrap();
+        assert_eq!(
+            (s.epochs, s.batch_size, s.lr, s.momentum),
+            (3, 64, 0.05, Some(0.9))
+        );
+        assert_eq!(s.checkpoint, PathBuf::from("model.ckpt.json"));
+        let meta = serde_json::to_string(&s.to_meta().unwrap()).unwrap();
+        assert!(meta.contains("\"lr\":0.05,"), "{meta}");
+        assert!(!meta.contains("\"out\""), "{meta}");
+    }
+
+    #[test]
+    fn flags_of_another_optimizer_are_refused() {
+        let err = Settings::from_flags(&flags(&["--optimizer", "adam", "--momentum", "0.5"]));
+        assert!(err.unwrap_err().to_string().contains("sgd only"));
+    }
+
+    #[test]
+    fn resume_takes_the_checkpoint_and_lists_every_difference() {
+        let saved = Settings::from_flags(&flags(&["--epochs", "3", "--lr", "0.1"])).unwrap();
+        let same = Settings::for_resume(saved.clone(), &flags(&["--resume", "x"])).unwrap();
+        assert_eq!(same, saved);
+        let err = Settings::for_resume(
+            saved.clone(),
+            &flags(&[
+                "--resume", "x", "--lr", "0.2", "--seed", "5", "--epochs", "4",
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("lr 0.2 instead of 0.1"), "{err}");
+        assert!(err.contains("seed 5 instead of 1"), "{err}");
+        assert!(err.contains("only a constant schedule"), "{err}");
+        let constant = Settings::from_flags(&flags(&["--schedule", "constant"])).unwrap();
+        let longer =
+            Settings::for_resume(constant, &flags(&["--resume", "x", "--epochs", "5"])).unwrap();
+        assert_eq!(longer.epochs, 5);
+    }
+}
