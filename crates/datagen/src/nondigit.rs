@@ -7,6 +7,8 @@
 //! Every image is a pure function of `(seed, index)`; [`NonDigit::of`] says which kind an
 //! index draws (indices cycle through the kinds in tens).
 
+use std::f32::consts::{PI, TAU};
+
 use rayon::prelude::*;
 
 use crate::dataset::{to_byte, Dataset};
@@ -195,10 +197,10 @@ fn blob(rng: &mut SampleRng, path: &mut Path) {
     // A short closed curve around a centre: with a pen 3-5 times wider it fills in.
     let n = 5 + (rng.unit() * 4.0) as usize;
     let (rx, ry) = (rng.range(0.1, 0.3), rng.range(0.1, 0.3));
-    let phase = rng.range(0.0, 6.28);
+    let phase = rng.range(0.0, TAU);
     let mut pts: Vec<(f32, f32, bool)> = (0..=n)
         .map(|i| {
-            let (s, c) = sin_cos(phase + 6.283 * i as f32 / n as f32);
+            let (s, c) = sin_cos(phase + TAU * i as f32 / n as f32);
             let k = rng.range(0.6, 1.3);
             (0.5 + k * rx * c, 0.5 + k * ry * s, false)
         })
@@ -233,7 +235,7 @@ fn marks(rng: &mut SampleRng, path: &mut Path) {
         match (rng.unit() * 3.0) as usize {
             0 => stroke(rng, path, &[(cx, cy, false)], 0.0),
             1 => {
-                let (s, c) = sin_cos(rng.range(0.0, 3.14));
+                let (s, c) = sin_cos(rng.range(0.0, PI));
                 stroke(
                     rng,
                     path,
@@ -247,7 +249,7 @@ fn marks(rng: &mut SampleRng, path: &mut Path) {
             _ => {
                 let ring: Vec<(f32, f32, bool)> = (0..=6)
                     .map(|i| {
-                        let (s, c) = sin_cos(6.283 * i as f32 / 6.0);
+                        let (s, c) = sin_cos(TAU * i as f32 / 6.0);
                         (cx + r * c, cy + r * s, false)
                     })
                     .collect();
@@ -534,7 +536,7 @@ fn noise(rng: &mut SampleRng, out: &mut [f32]) {
                 .iter()
                 .map(|&(cx, cy, s, a)| {
                     let d2 = (x - cx) * (x - cx) + (y - cy) * (y - cy);
-                    a * crate::rng::exp_neg(d2 / (2.0 * s * s))
+                    a * crate::rng::exp_neg(-d2 / (2.0 * s * s))
                 })
                 .sum()
         })
@@ -641,7 +643,7 @@ fn silhouette(rng: &mut SampleRng, out: &mut [f32]) {
         let n = 5 + (rng.unit() * 6.0) as usize;
         (0..n)
             .map(|i| {
-                let (s, c) = sin_cos(6.283 * i as f32 / n as f32);
+                let (s, c) = sin_cos(TAU * i as f32 / n as f32);
                 let r = rng.range(0.25, 0.5);
                 (0.5 + r * c, 0.5 + r * s)
             })
@@ -663,7 +665,7 @@ fn silhouette(rng: &mut SampleRng, out: &mut [f32]) {
     let level = rng.range(0.4, 1.0);
     let (gx, gy) = (rng.sym(0.03), rng.sym(0.03));
     let stripes = rng.chance(0.4);
-    let (period, phase) = (rng.range(2.0, 5.0), rng.range(0.0, 6.28));
+    let (period, phase) = (rng.range(2.0, 5.0), rng.range(0.0, TAU));
     let grain = rng.range(0.0, 0.2);
     for (i, o) in out.iter_mut().enumerate() {
         let (x, y) = ((i % IMAGE_SIDE) as f32, (i / IMAGE_SIDE) as f32);
@@ -679,7 +681,7 @@ fn silhouette(rng: &mut SampleRng, out: &mut [f32]) {
         }
         let mut v = level + gx * (x - 14.0) + gy * (y - 14.0) + grain * rng.sym(1.0);
         if stripes {
-            v *= 0.75 + 0.25 * sin_cos(y * 6.283 / period + phase).0;
+            v *= 0.75 + 0.25 * sin_cos(y * TAU / period + phase).0;
         }
         *o = (v * cover).clamp(0.0, 1.0);
     }
