@@ -124,7 +124,7 @@ pub fn train_epoch(
 /// (`step` counts the epoch's batches from 0). `progress(done, loss)` is called after every
 /// batch with the samples done so far and that batch's loss.
 ///
-/// Networks with the seed pattern run through [`FusedSeed`] (same mathematics, float
+/// Networks with the seed pattern run through [`nn::FusedSeed`] (same mathematics, float
 /// rounding aside, several times faster); any other network through its layers; `plan.exec`
 /// can force either (see [`ExecPath`]).
 ///

@@ -62,7 +62,7 @@ pub struct Recognition {
     pub probs: Vec<f32>,
     /// The most likely class.
     pub class: usize,
-    /// How much each pixel supported `class` (see [`occlusion`]).
+    /// How much each pixel supported `class` (occlusion: the drop in its log-probability when a 3x3 patch around the pixel is blanked).
     pub saliency: Vec<f32>,
     /// The answer.
     pub verdict: Verdict,
