@@ -19,8 +19,11 @@ pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
     for i in 0..cli.samples.min(data.len()) {
         print!("{}", report::sample(&m.model, &data, i, &names)?);
     }
-    let eval = crate::progress::evaluate_with_progress(&m.model, &data, classes)?;
+    let temperature = m.temperature();
+    let eval = crate::progress::evaluate_with_progress(&m.model, &data, classes, temperature)?;
     print!("{}", report::summary(&eval, &names)?);
+    let calibration = crate::calibration::measure(&eval, data.labels())?;
+    print!("{}", crate::calibration::text(&calibration, temperature)?);
     let worst = eval.most_confident_mistakes(data.labels(), cli.worst);
     if !worst.is_empty() {
         print!("{}", report::mistakes(&eval, &data, &worst, &names)?);
@@ -43,6 +46,7 @@ pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
             "confusion": confusion,
             "class_names": names,
             "worst": worst_json,
+            "calibration": crate::calibration::to_json(&calibration, temperature),
             "model": cli.model,
             "data": m.data_source(cli).to_string(),
         });

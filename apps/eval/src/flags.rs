@@ -72,10 +72,11 @@ pub struct Cli {
         conflicts_with_all = ["data", "style", "seed", "samples", "count", "worst"]
     )]
     pub image: Vec<String>,
-    /// With --image: when the most likely class has a lower probability than this, the
-    /// verdict is "unsure: A or B" instead of a class.
-    #[arg(long, default_value_t = vision::DEFAULT_MIN_CONFIDENCE, value_name = "P", value_parser = values::probability, allow_negative_numbers = true)]
-    pub min_confidence: f32,
+    /// With --image or --ood: when the most likely class has a lower probability than this, the
+    /// verdict is "unsure: A or B" instead of a class. Default: the floor stored in the model
+    /// (`meta.calibration.min_confidence`), else 0.6.
+    #[arg(long, value_name = "P", value_parser = values::probability, allow_negative_numbers = true)]
+    pub min_confidence: Option<f32>,
     /// Measure inference speed on the test images instead of reporting accuracy: images/s
     /// in batches of 1,000 (median of 5 passes) and the median latency of one image over
     /// 1,000 calls. With --json: `infer_images_per_second`, `latency_us`.
@@ -107,6 +108,12 @@ pub struct Cli {
     /// (every parameter under our names, spec and class names in the metadata).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "bench", "gallery", "report", "serve"])]
     pub export: Option<PathBuf>,
+    /// Check how well the verdict tells the test digits (--data) from the test images of
+    /// this IDX directory, which are not digits (e.g. Fashion-MNIST): AUROC, FPR at 95% TPR,
+    /// the fraction of each set flagged "unsure"/"no digit" at --min-confidence, and the
+    /// trade-off over other floors. With --json: `ood`.
+    #[arg(long, value_name = "idx:DIR", conflicts_with_all = ["image", "bench", "gallery"])]
+    pub ood: Option<DataSource>,
 }
 
 /// What this run of `eval` does: exactly one mode, chosen once from the flags.
@@ -127,6 +134,8 @@ pub enum Mode {
     Serve(SocketAddr),
     /// The model written as ONNX or safetensors (by the file's extension).
     Export(PathBuf),
+    /// How well the verdict separates the digits from another data set.
+    Ood(DataSource),
 }
 
 impl Cli {
@@ -144,6 +153,8 @@ impl Cli {
             Mode::Export(path.clone())
         } else if self.bench {
             Mode::Bench
+        } else if let Some(other) = &self.ood {
+            Mode::Ood(other.clone())
         } else {
             Mode::Check
         }

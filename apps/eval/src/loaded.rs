@@ -39,6 +39,33 @@ impl Loaded {
         self.names.iter().map(String::as_str).collect()
     }
 
+    /// The calibration temperature stored in the model (`meta.calibration.temperature`), or
+    /// 1 for a model without one.
+    pub fn temperature(&self) -> f32 {
+        vision::temperature_of(&self.saved.meta)
+    }
+
+    /// The confidence floor of the verdict: `--min-confidence`, else the model's
+    /// (`meta.calibration.min_confidence`), else [`vision::DEFAULT_MIN_CONFIDENCE`].
+    pub fn min_confidence(&self, cli: &Cli) -> f32 {
+        cli.min_confidence.unwrap_or_else(|| {
+            self.saved
+                .meta
+                .get("calibration")
+                .and_then(|c| c.get("min_confidence"))
+                .and_then(|v| v.as_f64())
+                .map(|v| v as f32)
+                .filter(|v| (0.0..=1.0).contains(v))
+                .unwrap_or(vision::DEFAULT_MIN_CONFIDENCE)
+        })
+    }
+
+    /// The energy floor of the verdict stored in the model (`meta.calibration.min_energy`),
+    /// if any.
+    pub fn min_energy(&self) -> Option<f32> {
+        vision::min_energy_of(&self.saved.meta)
+    }
+
     /// A string the model's metadata holds under `key`.
     pub fn meta_str(&self, key: &str) -> Option<&str> {
         self.saved.meta.get(key).and_then(|v| v.as_str())

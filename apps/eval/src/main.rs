@@ -10,14 +10,17 @@
 //! | [`Mode::Report`] | `html_report/` | one self-contained HTML page about the model |
 //! | [`Mode::Serve`] | `serve/` | a web page to draw digits on, and its JSON API |
 //! | [`Mode::Export`] | `export.rs` | the model as ONNX or safetensors |
+//! | [`Mode::Ood`] | `ood.rs` | how well the verdict tells digits from another data set |
 
 mod bench;
+mod calibration;
 mod check;
 mod export;
 mod flags;
 mod gallery;
 mod html_report;
 mod loaded;
+mod ood;
 mod pictures;
 mod progress;
 mod recognise;
@@ -56,6 +59,7 @@ fn run(cli: &Cli) -> Result<()> {
         Mode::Check => check::run(cli, &loaded::Loaded::open(cli)?),
         Mode::Report(path) => html_report::run(cli, &loaded::Loaded::open(cli)?, &path),
         Mode::Serve(addr) => serve::run(cli, loaded::Loaded::open(cli)?, addr),
+        Mode::Ood(other) => ood::run(cli, &loaded::Loaded::open(cli)?, &other),
     }
 }
 

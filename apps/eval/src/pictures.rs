@@ -25,15 +25,24 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
     let mut json_rows = Vec::new();
     let (mut digits, mut unsure, mut none) = (0, 0, 0);
     for pic in &pictures {
-        let r = vision::recognise(&m.model, &pic.page()?, cli.min_confidence)
+        let settings = vision::Settings {
+            min_confidence: m.min_confidence(cli),
+            temperature: m.temperature(),
+            min_energy: m.min_energy(),
+            saliency: true,
+        };
+        let page = pic.page()?;
+        let r = vision::recognise_with(&m.model, &page, &settings)
             .with_context(|| format!("recognising {}", pic.name))?;
-        print!("{}", recognise::report(pic, &r, &names)?);
+        let number = recognise::digits_of(&m.model, &page, &r, &settings)
+            .with_context(|| format!("recognising {}", pic.name))?;
+        print!("{}", recognise::report(pic, &r, &number, &names)?);
         match r.verdict {
             Verdict::Digit(_) => digits += 1,
             Verdict::Unsure(..) => unsure += 1,
-            Verdict::NoDigit(_) => none += 1,
+            Verdict::NoDigit(_) | Verdict::Unfamiliar => none += 1,
         }
-        json_rows.push(recognise::to_json(pic, &r, &names));
+        json_rows.push(recognise::to_json(pic, &r, &number, &names));
     }
     if pictures.len() > 1 {
         println!(
@@ -46,7 +55,8 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
         let out = json!({
             "predictions": json_rows,
             "class_names": names,
-            "min_confidence": cli.min_confidence,
+            "min_confidence": m.min_confidence(cli),
+            "temperature": m.temperature(),
             "model": cli.model,
         });
         crate::write_json(path, &out)?;

@@ -5,19 +5,20 @@ use std::io::IsTerminal;
 
 use anyhow::Result;
 use datagen::Dataset;
-use engine::{evaluate, Evaluation};
+use engine::{evaluate_at, Evaluation};
 use indicatif::{ProgressBar, ProgressStyle};
 use nn::Sequential;
 
-/// Images per call of [`engine::evaluate`], and per step of the bar.
+/// Images per call of [`engine::evaluate_at`], and per step of the bar.
 const CHUNK: usize = 1000;
 
-/// [`engine::evaluate`] over `data` in chunks of 1,000 images, the results joined in order:
+/// [`engine::evaluate_at`] (probabilities at `temperature`) over `data` in chunks of 1,000 images, the results joined in order:
 /// the same numbers as one call, with a bar that advances per chunk.
 pub fn evaluate_with_progress(
     model: &Sequential,
     data: &Dataset,
     classes: usize,
+    temperature: f32,
 ) -> Result<Evaluation> {
     let bar = if std::io::stderr().is_terminal() && data.len() > CHUNK {
         let bar = ProgressBar::new(data.len() as u64);
@@ -34,7 +35,7 @@ pub fn evaluate_with_progress(
     for start in (0..data.len()).step_by(CHUNK) {
         let end = (start + CHUNK).min(data.len());
         let indices: Vec<usize> = (start..end).collect();
-        let part = evaluate(model, &data.select(&indices), CHUNK, classes)?;
+        let part = evaluate_at(model, &data.select(&indices), CHUNK, classes, temperature)?;
         joined = Some(match joined {
             None => part,
             Some(mut all) => {
@@ -52,7 +53,7 @@ pub fn evaluate_with_progress(
     // `evaluate` refuses an empty set, so there is at least one part.
     let mut all = match joined {
         Some(all) => all,
-        None => evaluate(model, data, CHUNK, classes)?,
+        None => evaluate_at(model, data, CHUNK, classes, temperature)?,
     };
     let correct: usize = (0..classes).map(|c| all.confusion[c * classes + c]).sum();
     all.accuracy = correct as f32 / data.len() as f32;
@@ -68,7 +69,7 @@ mod tests {
         let model = nn::ModelSpec::seed().build(3).unwrap();
         let data = datagen::generate(datagen::Style::Strokes, 2, 0, 2500);
         let whole = evaluate(&model, &data, 1000, 10).unwrap();
-        let chunked = evaluate_with_progress(&model, &data, 10).unwrap();
+        let chunked = evaluate_with_progress(&model, &data, 10, 1.0).unwrap();
         assert_eq!(chunked, whole);
     }
 }

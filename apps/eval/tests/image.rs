@@ -429,6 +429,7 @@ fn no_digit_and_unsure_get_an_honest_verdict() {
     assert_eq!(preds[0]["verdict"], "no digit: blank image");
     assert_eq!(preds[1]["verdict"], "no digit: solid block");
     assert_eq!(preds[2]["verdict"], "no digit: several marks side by side");
+    issue_15_honest_json_and_text(&preds, &blank);
 
     // With the bar at 100%, a prediction short of certainty is "unsure: A or B", A the class.
     let files = render(&dir, "thin");
@@ -450,6 +451,40 @@ fn no_digit_and_unsure_get_an_honest_verdict() {
             "{verdict}"
         );
     }
+}
+
+// See: issue #15
+/// A verdict that names no digit has `"class": null` and still the network's `"top"` class;
+/// the text of a blank page shows no `Pred=` line and no bars.
+fn issue_15_honest_json_and_text(no_digits: &[Value], blank: &Path) {
+    for p in no_digits {
+        assert!(p["class"].is_null(), "{p}");
+        let top = p["top"].as_str().unwrap();
+        assert!(NAMES.contains(&top), "{p}");
+        let probs: Vec<f64> = p["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let best = probs.iter().copied().fold(f64::MIN, f64::max);
+        assert_eq!(p["probability"].as_f64(), Some(best), "{p}");
+        assert_eq!(NAMES[probs.iter().position(|&v| v == best).unwrap()], top);
+    }
+    let out = eval(&[
+        "--model",
+        model().to_str().unwrap(),
+        "--image",
+        blank.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Verdict: no digit: blank image"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Pred="), "{stdout}");
+    assert!(!stdout.contains("<- predicted"), "{stdout}");
+    assert!(!stdout.contains("Zero "), "{stdout}");
 }
 
 fn assert_one_line_error(out: &Output, needle: &str) {

@@ -60,6 +60,12 @@ pub struct Cli {
     /// [default: 10000].
     #[arg(long, value_name = "N", value_parser = values::at_least_one, allow_negative_numbers = true)]
     pub test_size: Option<usize>,
+    /// Outlier exposure: add N non-digit images (scribbles, letter shapes, blobs, marks,
+    /// textures, from `datagen::nondigits`) to every step, trained towards equal
+    /// probabilities, so the model can say "no digit" for things it never saw; 0 = off
+    /// [default: 16 for synthetic digits, 0 for --data idx:DIR].
+    #[arg(long, value_name = "N", value_parser = values::whole, allow_negative_numbers = true)]
+    pub outliers: Option<usize>,
     /// Hold out this fraction of the training images, in [0, 0.5), for validation; the epoch
     /// with the best validation accuracy is the one saved (the test set never chooses)
     /// [default: 0].

@@ -10,6 +10,7 @@
 //! | `report.rs` | progress bar, epoch lines, the metrics CSV |
 //! | `checkpoint.rs` | the checkpoint file |
 
+mod calibrate;
 mod checkpoint;
 mod data;
 mod flags;

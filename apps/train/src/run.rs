@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use engine::{
-    epoch_order, evaluate, train_epoch_with, Augmentation, EpochPlan, ExecPath, Schedule,
+    epoch_order, evaluate, train_epoch_exposed, Augmentation, EpochPlan, ExecPath, Exposure,
+    Schedule,
 };
 use nn::{ModelSpec, Optimizer, SavedModel, Sequential};
 use serde_json::{json, Map};
@@ -16,6 +17,9 @@ use crate::checkpoint::{Best, Checkpoint, CHECKPOINT_VERSION};
 use crate::data::Data;
 use crate::report::{at_chance, progress_bar, EpochRecord, Metrics};
 use crate::settings::Settings;
+
+/// Non-digit images made for outlier exposure (drawn from at random each step).
+const OUTLIER_POOL: usize = 20_000;
 
 /// How a run ended without an error.
 pub enum Finished {
@@ -129,6 +133,13 @@ pub fn train(
         seed: s.seed,
     });
     let mut metrics = Metrics::open(outputs.metrics)?;
+    // Outlier exposure: a fixed pool of non-digits, drawn from per step.
+    let pool = (s.outliers > 0).then(|| datagen::nondigits(s.seed, 0, OUTLIER_POOL));
+    let exposure = pool.as_ref().map(|p| Exposure {
+        data: p,
+        per_batch: s.outliers,
+        seed: s.seed,
+    });
     let checkpoint_now = |model: &Sequential,
                           opt: &dyn Optimizer,
                           best: &Option<Best>,
@@ -172,14 +183,21 @@ pub fn train(
         };
         let mut step = plan.start_step;
         let mut metrics_error = None;
-        let stats = train_epoch_with(&mut model, opt.as_mut(), &plan, lr_at, |done, loss| {
-            bar.set_position(done as u64);
-            bar.set_message(format!("loss {loss:.4}"));
-            if let Err(e) = metrics.step(epoch + 1, first_step + step, lr_at(step), loss) {
-                metrics_error.get_or_insert(e);
-            }
-            step += 1;
-        })
+        let stats = train_epoch_exposed(
+            &mut model,
+            opt.as_mut(),
+            &plan,
+            exposure.as_ref(),
+            lr_at,
+            |done, loss| {
+                bar.set_position(done as u64);
+                bar.set_message(format!("loss {loss:.4}"));
+                if let Err(e) = metrics.step(epoch + 1, first_step + step, lr_at(step), loss) {
+                    metrics_error.get_or_insert(e);
+                }
+                step += 1;
+            },
+        )
         .with_context(|| format!("epoch {}", epoch + 1))?;
         if let Some(e) = metrics_error {
             return Err(e);
@@ -334,6 +352,14 @@ fn finish(
             )
         }
     };
+    let kept = SavedModel {
+        params: params.clone(),
+        ..SavedModel::new(spec, model, Map::new())
+    }
+    .build()?;
+    if let Some(c) = crate::calibrate::calibration(s, data, &kept)? {
+        meta.insert("calibration".into(), c);
+    }
     meta.insert("kept_epoch".into(), json!(kept_epoch));
     meta.insert("test_accuracy".into(), json!(kept_accuracy));
     let saved = SavedModel {

@@ -53,6 +53,9 @@ pub struct Settings {
     pub augment: Option<AugmentKind>,
     /// `--val-fraction`.
     pub val_fraction: f64,
+    /// `--outliers`: non-digit images added to each step (outlier exposure).
+    #[serde(default)]
+    pub outliers: usize,
     /// `--train-size`.
     pub train_size: usize,
     /// `--test-size`.
@@ -68,6 +71,9 @@ pub struct Settings {
     /// `--checkpoint-every`.
     pub checkpoint_every: usize,
 }
+
+/// Non-digits a step by default when training on synthetic digits (outlier exposure).
+pub const DEFAULT_OUTLIERS: usize = 16;
 
 /// `DataSource` as its command-line text in JSON.
 mod as_text {
@@ -107,6 +113,7 @@ impl Settings {
             bail!("--nesterov needs a momentum above 0");
         }
         let data = cli.data.clone().unwrap_or(DataSource::Synthetic);
+        let data_is_synthetic = data == DataSource::Synthetic;
         let style = match (&data, cli.style) {
             (DataSource::Synthetic, style) => Some(style.unwrap_or(StyleArg::Strokes)),
             (_, Some(_)) => {
@@ -151,6 +158,10 @@ impl Settings {
             warmup_epochs,
             augment: cli.augment,
             val_fraction,
+            outliers: cli.outliers.unwrap_or(match data_is_synthetic {
+                true => DEFAULT_OUTLIERS,
+                false => 0,
+            }),
             train_size: cli.train_size.unwrap_or(60_000),
             test_size: cli.test_size.unwrap_or(10_000),
             class_names: class_names(cli.classes.as_deref().unwrap_or(default_classes))?,
@@ -277,7 +288,7 @@ impl Settings {
 
 /// The settings keys of the flags given on the command line.
 fn given_keys(cli: &Cli) -> Vec<&'static str> {
-    let flags: [(&str, bool); 22] = [
+    let flags: [(&str, bool); 23] = [
         ("arch", cli.arch.is_some()),
         ("data", cli.data.is_some()),
         ("style", cli.style.is_some()),
@@ -293,6 +304,7 @@ fn given_keys(cli: &Cli) -> Vec<&'static str> {
         ("warmup_epochs", cli.warmup_epochs.is_some()),
         ("augment", cli.augment.is_some()),
         ("val_fraction", cli.val_fraction.is_some()),
+        ("outliers", cli.outliers.is_some()),
         ("train_size", cli.train_size.is_some()),
         ("test_size", cli.test_size.is_some()),
         ("class_names", cli.classes.is_some()),

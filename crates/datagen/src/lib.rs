@@ -48,6 +48,7 @@ mod frame;
 mod gallery;
 mod generate;
 pub mod idx;
+mod nondigit;
 mod path;
 pub mod preprocess;
 mod render;
@@ -65,5 +66,6 @@ pub use gallery::{gallery, GalleryRow};
 pub use generate::{
     generate, label_of, sample, sample_allograph_into, sample_into, IMAGE_LEN, IMAGE_SIDE,
 };
+pub use nondigit::{nondigit_into, nondigits, NonDigit, KINDS as NONDIGIT_KINDS};
 pub use render::draw_stroke;
 pub use style::{ParseStyleError, Style};

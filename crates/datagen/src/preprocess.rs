@@ -49,12 +49,14 @@
 mod components;
 mod paper;
 mod resample;
+mod segment;
 
 use std::fmt;
 
 use crate::frame::{BOX, CENTRE};
 use crate::{IMAGE_LEN, IMAGE_SIDE};
 use components::Component;
+pub use segment::{segment, Segment};
 
 /// What is wrong with a page handed to [`Page::new`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

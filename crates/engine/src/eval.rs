@@ -16,8 +16,11 @@ pub struct Evaluation {
     pub accuracy: f32,
     /// `k x k` counts, row = true label, column = prediction.
     pub confusion: Vec<usize>,
-    /// Softmax probabilities of every sample, `n x k`, in dataset order.
+    /// Softmax probabilities of every sample, `n x k`, in dataset order (of the logits
+    /// divided by the temperature, see [`evaluate_at`]).
     pub probs: Vec<f32>,
+    /// The network's logits of every sample, `n x k` (before any temperature).
+    pub logits: Vec<f32>,
     /// Predicted class of every sample.
     pub predictions: Vec<usize>,
 }
@@ -82,6 +85,45 @@ pub fn evaluate_with(
     classes: usize,
     exec: ExecPath,
 ) -> Result<Evaluation> {
+    evaluate_with_at(model, data, batch_size, classes, exec, 1.0)
+}
+
+/// [`evaluate`] with the probabilities taken at `temperature`: softmax(logits /
+/// temperature), as a model calibrated by temperature scaling gives them (see
+/// [`crate::fit_temperature`]). Predictions and accuracy do not depend on it.
+///
+/// # Errors
+/// As [`evaluate`], and [`Error::Invalid`] for a temperature that is not a positive number.
+pub fn evaluate_at(
+    model: &Sequential,
+    data: &Dataset,
+    batch_size: usize,
+    classes: usize,
+    temperature: f32,
+) -> Result<Evaluation> {
+    evaluate_with_at(
+        model,
+        data,
+        batch_size,
+        classes,
+        ExecPath::Auto,
+        temperature,
+    )
+}
+
+/// [`evaluate_with`] at `temperature` (see [`evaluate_at`]).
+///
+/// # Errors
+/// As [`evaluate_with`] and [`evaluate_at`].
+pub fn evaluate_with_at(
+    model: &Sequential,
+    data: &Dataset,
+    batch_size: usize,
+    classes: usize,
+    exec: ExecPath,
+    temperature: f32,
+) -> Result<Evaluation> {
+    crate::calibration::check_temperature(temperature)?;
     if batch_size == 0 {
         return Err(Error::Invalid("batch size must be at least 1".into()));
     }
@@ -105,13 +147,14 @@ pub fn evaluate_with(
     let mut logits = Vec::new();
     let mut confusion = vec![0usize; k * k];
     let mut probs = Vec::with_capacity(data.len() * k);
+    let mut all_logits = Vec::with_capacity(data.len() * k);
     let mut predictions = Vec::with_capacity(data.len());
     let len = data.image_len();
     for start in (0..data.len()).step_by(batch_size) {
         let n = batch_size.min(data.len() - start);
         predictor.logits_into(&mut logits, &data.images()[start * len..(start + n) * len])?;
-        let mut p = vec![0.0; logits.len()];
-        tensor::softmax_rows_into(&mut p, &logits, n, k)?;
+        let p = crate::calibration::softmax_at(&logits, k, temperature)?;
+        all_logits.extend_from_slice(&logits);
         for (row, &label) in p.chunks_exact(k).zip(&data.labels()[start..start + n]) {
             let pred = tensor::argmax(row);
             confusion[usize::from(label) * k + pred] += 1;
@@ -125,6 +168,7 @@ pub fn evaluate_with(
         accuracy: correct as f32 / data.len() as f32,
         confusion,
         probs,
+        logits: all_logits,
         predictions,
     })
 }

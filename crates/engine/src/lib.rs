@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod calibration;
 mod error;
 mod eval;
 mod exec;
@@ -34,13 +35,18 @@ mod source;
 mod train;
 
 pub use batch::epoch_order;
+pub use calibration::{
+    calibration_metrics, check_temperature, energies, fit_temperature, log_sum_exp, lower_quantile,
+    nll_at, softmax_at, Bin, CalibrationMetrics, ECE_BINS, MAX_TEMPERATURE,
+};
 pub use error::{Error, Result};
-pub use eval::{evaluate, evaluate_with, Evaluation};
+pub use eval::{evaluate, evaluate_at, evaluate_with, evaluate_with_at, Evaluation};
 pub use exec::ExecPath;
 pub use predict::Predictor;
 pub use process::setup_process;
 pub use schedule::Schedule;
 pub use source::{class_names, DataSource, DIGIT_NAMES, FASHION_NAMES, SYNTHETIC_TEST_START};
 pub use train::{
-    train_epoch, train_epoch_with, Augmentation, EpochPlan, EpochStats, DIVERGED_LOSS,
+    train_epoch, train_epoch_exposed, train_epoch_with, Augmentation, EpochPlan, EpochStats,
+    Exposure, DIVERGED_LOSS,
 };

@@ -62,6 +62,34 @@ pub struct EpochPlan<'a> {
     pub exec: ExecPath,
 }
 
+/// Outlier exposure (Hendrycks et al., 2019): images that are none of the classes, added to
+/// every step with the label [`nn::UNIFORM`], so the network learns to answer them with
+/// equal probabilities (and so a low top probability) instead of a confident class.
+#[derive(Debug, Clone, Copy)]
+pub struct Exposure<'a> {
+    /// The non-digit images (labels ignored), e.g. from [`datagen::nondigits`].
+    pub data: &'a Dataset,
+    /// Outliers added to each step (drawn at random from `data`, keyed by the seed, the
+    /// epoch and the step, so runs and resumed runs are reproducible).
+    pub per_batch: usize,
+    /// Seed of the draw.
+    pub seed: u64,
+}
+
+impl Exposure<'_> {
+    /// The outlier indices of step `step` of epoch `epoch`.
+    fn indices(&self, epoch: u64, step: u64, out: &mut Vec<usize>) {
+        use rand::{Rng, SeedableRng};
+        out.clear();
+        if self.data.is_empty() {
+            return;
+        }
+        let key = self.seed ^ 0x6f75_746c_6965_7273 ^ (epoch << 40) ^ step;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(key);
+        out.extend((0..self.per_batch).map(|_| rng.random_range(0..self.data.len())));
+    }
+}
+
 /// Runs one epoch over `order` with no augmentation, counting steps from 0: see
 /// [`train_epoch_with`].
 ///
@@ -110,9 +138,42 @@ pub fn train_epoch_with(
     opt: &mut dyn Optimizer,
     plan: &EpochPlan<'_>,
     lr_at: impl Fn(usize) -> f32,
+    progress: impl FnMut(usize, f32),
+) -> Result<EpochStats> {
+    train_epoch_exposed(model, opt, plan, None, lr_at, progress)
+}
+
+/// [`train_epoch_with`] with outlier exposure: each step also trains `exposure.per_batch`
+/// non-digit images towards the uniform distribution ([`nn::UNIFORM`]); the loss of a step
+/// is then the mean over all its images (the outliers' KL divergence from uniform
+/// included), while accuracy and `samples` count the dataset's images only. With `None` it
+/// is [`train_epoch_with`].
+///
+/// # Errors
+/// As [`train_epoch_with`], and [`Error::Invalid`] when the outlier images are not the
+/// dataset's size.
+pub fn train_epoch_exposed(
+    model: &mut Sequential,
+    opt: &mut dyn Optimizer,
+    plan: &EpochPlan<'_>,
+    exposure: Option<&Exposure<'_>>,
+    lr_at: impl Fn(usize) -> f32,
     mut progress: impl FnMut(usize, f32),
 ) -> Result<EpochStats> {
     let data = plan.data;
+    let exposure = exposure.filter(|e| e.per_batch > 0 && !e.data.is_empty());
+    if let Some(e) = exposure {
+        if e.data.rows() != data.rows() || e.data.cols() != data.cols() {
+            return Err(Error::Invalid(format!(
+                "outlier images are {}x{}, the training images {}x{}",
+                e.data.rows(),
+                e.data.cols(),
+                data.rows(),
+                data.cols()
+            )));
+        }
+    }
+    let mut outliers = Vec::new();
     if plan.batch_size == 0 {
         return Err(Error::Invalid("batch size must be at least 1".into()));
     }
@@ -123,9 +184,19 @@ pub fn train_epoch_with(
         )));
     }
     let mut fused = plan.exec.fused_for(model, data.rows(), data.cols())?;
+    // The fused path gathers a batch straight from bytes; with outliers and no augmentation
+    // it gathers from the digits and the outliers back to back (one copy per epoch, far less
+    // than converting every batch to floats).
+    let both: Option<Vec<u8>> = match exposure {
+        Some(e) if fused.is_some() && plan.augment.is_none() => {
+            Some([data.images(), e.data.images()].concat())
+        }
+        _ => None,
+    };
+    let mut gather: Vec<usize> = Vec::new();
     let mut labels = Vec::with_capacity(plan.batch_size);
     let mut pixels = Vec::new();
-    let (mut loss_sum, mut correct, mut done) = (0.0f64, 0usize, 0usize);
+    let (mut loss_sum, mut correct, mut done, mut seen) = (0.0f64, 0usize, 0usize, 0usize);
     let mut steps_done = plan.start_step;
     let mut interrupted = false;
     for (step, indices) in plan
@@ -143,8 +214,11 @@ pub fn train_epoch_with(
         }
         labels.clear();
         labels.extend(indices.iter().map(|&i| usize::from(data.label(i))));
-        if fused.is_some() {
-            // The fused path reads (or augments) each image in its own workers.
+        // The fused path reads (or augments) each image in its own workers, and with outliers
+        // and no augmentation gathers from the digits and the outliers' bytes; otherwise the
+        // batch is made here as floats (with outliers appended below).
+        let fused_reads = fused.is_some() && (exposure.is_none() || both.is_some());
+        if fused_reads {
         } else if let Some(aug) = &plan.augment {
             augment_batch(&mut pixels, data, indices, aug, plan.epoch);
         } else {
@@ -152,6 +226,21 @@ pub fn train_epoch_with(
             // Also rewrites `labels` with the same values: no scratch label buffer needed.
             data.batch_into(indices, &mut pixels, &mut labels);
         }
+        if let Some(e) = exposure {
+            e.indices(plan.epoch, step as u64, &mut outliers);
+            if both.is_some() {
+                gather.clear();
+                gather.extend_from_slice(indices);
+                gather.extend(outliers.iter().map(|&o| data.len() + o));
+                labels.extend(outliers.iter().map(|_| nn::UNIFORM));
+            } else {
+                for &o in &outliers {
+                    pixels.extend(e.data.image(o).iter().map(|&p| datagen::to_unit(p)));
+                    labels.push(nn::UNIFORM);
+                }
+            }
+        }
+        let batch_len = labels.len();
         let diverged = |source: nn::Error| match source {
             nn::Error::NonFiniteLoss { loss } => Error::Diverged {
                 step: step + 1,
@@ -167,7 +256,14 @@ pub fn train_epoch_with(
                         augment_image(dst, data, indices[s], aug, plan.epoch);
                     }
                 };
-                let images = if plan.augment.is_some() {
+                let images = if let Some(bytes) = &both {
+                    Images::Gather {
+                        bytes,
+                        indices: &gather,
+                    }
+                } else if exposure.is_some() {
+                    Images::Unit(&pixels)
+                } else if plan.augment.is_some() {
                     Images::Computed(ComputedImages::new(indices.len(), &fill))
                 } else {
                     Images::Gather {
@@ -179,7 +275,7 @@ pub fn train_epoch_with(
                 (stats.loss, stats.correct)
             }
             None => {
-                let shape = vec![indices.len(), 1, data.rows(), data.cols()];
+                let shape = vec![batch_len, 1, data.rows(), data.cols()];
                 let images = Tensor::from_vec(shape, pixels.clone())?;
                 model.zero_grad();
                 let logits = model.forward(&images)?;
@@ -209,14 +305,15 @@ pub fn train_epoch_with(
                 reason: format!("parameter {name} is no longer finite"),
             });
         }
-        loss_sum += f64::from(loss) * indices.len() as f64;
+        loss_sum += f64::from(loss) * batch_len as f64;
+        seen += batch_len;
         done += indices.len();
         steps_done = step + 1;
         progress(done, loss);
     }
     let samples = done.max(1);
     Ok(EpochStats {
-        loss: (loss_sum / samples as f64) as f32,
+        loss: (loss_sum / seen.max(1) as f64) as f32,
         accuracy: correct as f32 / samples as f32,
         samples: done,
         steps_done,

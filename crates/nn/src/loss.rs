@@ -4,6 +4,25 @@ use tensor::Tensor;
 
 use crate::error::{Error, Result};
 
+/// The label of a sample that is none of the classes (outlier exposure, Hendrycks et al.,
+/// 2019): its target is the uniform distribution, its loss the KL divergence
+/// `KL(uniform || softmax) = ln Σ exp(x) - mean(x) - ln classes` (0 when the network is
+/// perfectly undecided), and its gradient `(softmax - 1/classes) / n`.
+pub const UNIFORM: usize = usize::MAX;
+
+/// The loss of one row `row` (logits) whose largest value is `max`, given the softmax
+/// denominator `sum = Σ exp(x - max)`: cross-entropy against `label`, or for [`UNIFORM`] the
+/// KL divergence from the uniform distribution.
+#[inline(always)]
+pub(crate) fn row_loss(row: &[f32], label: usize, max: f32, sum: f32) -> f64 {
+    if label == UNIFORM {
+        let mean = row.iter().map(|&x| f64::from(x - max)).sum::<f64>() / row.len() as f64;
+        f64::from(sum.ln()) - mean - (row.len() as f64).ln()
+    } else {
+        f64::from(sum.ln() - (row[label] - max))
+    }
+}
+
 /// What [`softmax_cross_entropy`] returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LossOutput {
@@ -16,7 +35,8 @@ pub struct LossOutput {
 }
 
 /// Softmax cross-entropy of `logits [n, classes]` against integer `labels`, averaged over
-/// the batch, with its gradient.
+/// the batch, with its gradient. A label [`UNIFORM`] asks for the uniform distribution
+/// instead (outlier exposure): see [`UNIFORM`] for its loss and gradient.
 ///
 /// Stable for any finite logits: each row is shifted by its maximum, and the loss of a row is
 /// `ln Σ exp(x - max) - (x_label - max)`, which never takes the log of an underflowed
@@ -67,11 +87,16 @@ pub fn softmax_cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<LossOu
         }
         let inv = 1.0 / sum;
         p.iter_mut().for_each(|v| *v *= inv);
-        total += f64::from(sum.ln() - (row[label] - max));
+        total += row_loss(row, label, max, sum);
         for (g, &pv) in g.iter_mut().zip(p.iter()) {
             *g = pv * inv_n;
         }
-        g[label] -= inv_n;
+        if label == UNIFORM {
+            let share = inv_n / classes as f32;
+            g.iter_mut().for_each(|v| *v -= share);
+        } else {
+            g[label] -= inv_n;
+        }
     }
     let loss = (total / n as f64) as f32;
     if !loss.is_finite() {
@@ -84,7 +109,8 @@ pub fn softmax_cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<LossOu
     })
 }
 
-/// Checks that there is one label per sample and that each names one of `classes` classes.
+/// Checks that there is one label per sample and that each names one of `classes` classes
+/// or is [`UNIFORM`].
 ///
 /// # Errors
 /// [`Error::LabelCount`] or [`Error::LabelOutOfRange`] (the first bad label).
@@ -95,7 +121,11 @@ pub(crate) fn check_labels(labels: &[usize], n: usize, classes: usize) -> Result
             batch: n,
         });
     }
-    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+    if let Some((index, &label)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l >= classes && l != UNIFORM)
+    {
         return Err(Error::LabelOutOfRange {
             index,
             label,
@@ -123,6 +153,23 @@ mod tests {
         let logits = Tensor::from_vec(vec![1, 2], vec![f32::NAN, 0.0]).unwrap();
         let err = softmax_cross_entropy(&logits, &[0]).unwrap_err();
         assert!(matches!(err, Error::NonFiniteLoss { .. }), "{err}");
+    }
+
+    #[test]
+    fn uniform_label_loss_and_gradient_match_hand_values() {
+        // Row [ln 2, 0] (softmax [2/3, 1/3]), uniform target over 2 classes:
+        // KL(U || p) = 0.5 ln(0.5 / (2/3)) + 0.5 ln(0.5 / (1/3)) = 0.5 ln(9/8);
+        // gradient (p - 1/2) / n with n = 1: [1/6, -1/6].
+        let logits = Tensor::from_vec(vec![1, 2], vec![2.0f32.ln(), 0.0]).unwrap();
+        let out = softmax_cross_entropy(&logits, &[UNIFORM]).unwrap();
+        assert!((f64::from(out.loss) - 0.5 * (9.0f64 / 8.0).ln()).abs() < 1e-6);
+        let g = out.grad_logits.data();
+        assert!((g[0] - 1.0 / 6.0).abs() < 1e-6 && (g[1] + 1.0 / 6.0).abs() < 1e-6);
+        // Equal logits: the target itself, zero loss and zero gradient.
+        let flat = Tensor::from_vec(vec![1, 3], vec![0.5; 3]).unwrap();
+        let out = softmax_cross_entropy(&flat, &[UNIFORM]).unwrap();
+        assert!(out.loss.abs() < 1e-6);
+        assert!(out.grad_logits.data().iter().all(|v| v.abs() < 1e-7));
     }
 
     #[test]

@@ -29,14 +29,20 @@ fn spec(h: usize, w: usize, filters: usize, kernel: usize, classes: usize) -> Mo
     }
 }
 
-/// `n` random images in [0, 1) and labels below `classes`.
+/// `n` random images in [0, 1) and labels below `classes`, about one in six of them
+/// [`nn::UNIFORM`] (an outlier-exposure sample, trained towards the uniform distribution).
 fn batch(spec: &ModelSpec, n: usize, classes: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
     let [_, h, w] = spec.input;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x = (0..n * h * w)
         .map(|_| tensor::unit_f32(rng.next_u32()))
         .collect();
-    let labels = (0..n).map(|_| rng.next_u32() as usize % classes).collect();
+    let labels = (0..n)
+        .map(|_| match rng.next_u32() as usize % (classes + 2) {
+            l if l < classes => l,
+            _ => nn::UNIFORM,
+        })
+        .collect();
     (x, labels)
 }
 

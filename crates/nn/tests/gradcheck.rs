@@ -156,7 +156,13 @@ proptest! {
     fn loss_gradient_matches_finite_differences(n in 1usize..=5, classes in 2usize..=10, scale in 0.1f32..5.0, seed in any::<u64>()) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let logits = Tensor::uniform(vec![n, classes], -scale, scale, || rng.next_u32());
-        let labels: Vec<usize> = (0..n).map(|_| rng.next_u32() as usize % classes).collect();
+        // Some samples are outliers trained towards the uniform distribution (issue 15).
+        let labels: Vec<usize> = (0..n)
+            .map(|_| match rng.next_u32() as usize % (classes + 2) {
+                l if l < classes => l,
+                _ => nn::UNIFORM,
+            })
+            .collect();
         let out = softmax_cross_entropy(&logits, &labels).unwrap();
         let eps = 1e-2f32;
         for i in 0..logits.len() {
@@ -168,6 +174,27 @@ proptest! {
                 - f64::from(softmax_cross_entropy(&minus, &labels).unwrap().loss))
                 / (2.0 * f64::from(eps));
             assert_grad_close("loss grad_logits", i, out.grad_logits.data()[i], numeric);
+        }
+    }
+
+    // See: issue #15
+    #[test]
+    fn issue_15_outlier_exposure_gradient_matches_finite_differences(n in 1usize..=4, classes in 2usize..=10, scale in 0.1f32..5.0, seed in any::<u64>()) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let logits = Tensor::uniform(vec![n, classes], -scale, scale, || rng.next_u32());
+        let labels = vec![nn::UNIFORM; n];
+        let out = softmax_cross_entropy(&logits, &labels).unwrap();
+        prop_assert!(out.loss >= -1e-6, "KL from uniform is never negative: {}", out.loss);
+        let eps = 1e-2f32;
+        for i in 0..logits.len() {
+            let mut plus = logits.clone();
+            plus.data_mut()[i] += eps;
+            let mut minus = logits.clone();
+            minus.data_mut()[i] -= eps;
+            let numeric = (f64::from(softmax_cross_entropy(&plus, &labels).unwrap().loss)
+                - f64::from(softmax_cross_entropy(&minus, &labels).unwrap().loss))
+                / (2.0 * f64::from(eps));
+            assert_grad_close("outlier grad_logits", i, out.grad_logits.data()[i], numeric);
         }
     }
 }

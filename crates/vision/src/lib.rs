@@ -29,4 +29,7 @@ mod recognise;
 
 pub use error::{Error, Result};
 pub use picture::{decode, read, Picture, MAX_FILE, MAX_PIXELS};
-pub use recognise::{check_model, found, recognise, Recognition, Verdict, DEFAULT_MIN_CONFIDENCE};
+pub use recognise::{
+    check_model, found, min_energy_of, recognise, recognise_number, recognise_with, temperature_of,
+    Recognition, Settings, Verdict, DEFAULT_MIN_CONFIDENCE,
+};

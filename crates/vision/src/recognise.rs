@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use datagen::preprocess::{prepare, Concern, Diagnostics, Options, Page};
+use datagen::preprocess::{prepare, Concern, Diagnostics, Options, Page, Prepared};
 use datagen::{IMAGE_LEN, IMAGE_SIDE};
 use nn::Sequential;
 use tensor::Tensor;
@@ -25,15 +25,28 @@ pub enum Verdict {
     Unsure(usize, usize),
     /// Not one digit, whatever the network says.
     NoDigit(Concern),
+    /// The network's evidence for every class is weaker than for almost any digit it was
+    /// trained on (its energy score is under the model's floor): a letter, a doodle, a
+    /// picture of something else.
+    Unfamiliar,
 }
 
 impl Verdict {
+    /// The class the verdict names: `Some` only for [`Verdict::Digit`].
+    pub fn class(self) -> Option<usize> {
+        match self {
+            Verdict::Digit(c) => Some(c),
+            Verdict::Unsure(..) | Verdict::NoDigit(_) | Verdict::Unfamiliar => None,
+        }
+    }
+
     /// In words: the class name, `unsure: A or B`, or `no digit: why`.
     pub fn text(self, names: &[&str]) -> String {
         match self {
             Verdict::Digit(c) => names[c].to_string(),
             Verdict::Unsure(a, b) => format!("unsure: {} or {}", names[a], names[b]),
             Verdict::NoDigit(why) => format!("no digit: {why}"),
+            Verdict::Unfamiliar => "no digit: unlike the digits it learned".into(),
         }
     }
 }
@@ -54,6 +67,9 @@ pub struct Recognition {
     pub saliency: Vec<f32>,
     /// The answer.
     pub verdict: Verdict,
+    /// `ln Σ exp(logits)` of the network's raw logits: how strongly it sees any digit at all
+    /// (see `engine::energies`).
+    pub energy: f32,
 }
 
 /// The confidence floor of the verdict when none is given: below it, "unsure: A or B".
@@ -75,16 +91,128 @@ pub fn check_model(model: &nn::ModelSpec) -> Result<()> {
 /// # Errors
 /// An error of the network (a model that does not take 1x28x28 images; see [`check_model`]).
 pub fn recognise(model: &Sequential, page: &Page<'_>, min_confidence: f32) -> Result<Recognition> {
-    let prepared = prepare(page, &Options::default());
+    let settings = Settings {
+        min_confidence,
+        ..Settings::default()
+    };
+    recognise_with(model, page, &settings)
+}
+
+/// How [`recognise_with`] decides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Below this top probability (after calibration) the verdict is "unsure: A or B".
+    pub min_confidence: f32,
+    /// The model's calibration temperature: the logits are divided by it before the
+    /// softmax (1 = as the network says; see `engine::fit_temperature`).
+    pub temperature: f32,
+    /// Below this energy (`ln Σ exp(logits)`, of the raw logits) the verdict is
+    /// [`Verdict::Unfamiliar`]; `None`: no such check.
+    pub min_energy: Option<f32>,
+    /// Compute the occlusion saliency (several hundred network runs; `false` leaves
+    /// [`Recognition::saliency`] all zero, for checking many pictures quickly).
+    pub saliency: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
+            temperature: 1.0,
+            min_energy: None,
+            saliency: true,
+        }
+    }
+}
+
+/// The temperature stored in a model file's `meta` under `calibration.temperature`, or 1
+/// when there is none (or it is not a positive number).
+pub fn temperature_of(meta: &serde_json::Map<String, serde_json::Value>) -> f32 {
+    meta.get("calibration")
+        .and_then(|c| c.get("temperature"))
+        .and_then(|t| t.as_f64())
+        .map(|t| t as f32)
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .unwrap_or(1.0)
+}
+
+/// The energy floor stored in a model file's `meta` under `calibration.min_energy`, if any.
+pub fn min_energy_of(meta: &serde_json::Map<String, serde_json::Value>) -> Option<f32> {
+    meta.get("calibration")
+        .and_then(|c| c.get("min_energy"))
+        .and_then(|t| t.as_f64())
+        .map(|t| t as f32)
+        .filter(|t| t.is_finite())
+}
+
+/// [`recognise`] with a calibration temperature and the choice to skip the saliency.
+///
+/// The verdict rule, in order:
+/// 1. a concern of preprocessing (blank, solid block, several marks side by side, ...) is
+///    `no digit: <why>`;
+/// 2. an energy under `min_energy` is [`Verdict::Unfamiliar`] (a network trained with
+///    outlier exposure gives letters, scribbles and other things low, even logits);
+/// 3. a calibrated top probability under `min_confidence` is `unsure: A or B` (a digit, but
+///    which?);
+/// 4. else the top class.
+///
+/// # Errors
+/// As [`recognise`].
+pub fn recognise_with(
+    model: &Sequential,
+    page: &Page<'_>,
+    settings: &Settings,
+) -> Result<Recognition> {
+    judge(model, prepare(page, &Options::default()), settings)
+}
+
+/// Every digit of the number on `page`, left to right (see `datagen::preprocess::segment`),
+/// each recognised as [`recognise_with`] recognises one digit. A page with one digit gives a
+/// list of one (the same as [`recognise_with`]); a blank page an empty list.
+///
+/// # Errors
+/// As [`recognise`].
+pub fn recognise_number(
+    model: &Sequential,
+    page: &Page<'_>,
+    settings: &Settings,
+) -> Result<Vec<Recognition>> {
+    datagen::preprocess::segment(page, &Options::default())
+        .into_iter()
+        .map(|s| judge(model, s.prepared, settings))
+        .collect()
+}
+
+/// The network's answer and the verdict on one prepared image.
+fn judge(model: &Sequential, prepared: Prepared, settings: &Settings) -> Result<Recognition> {
     let input = prepared.pixels;
-    let logp = log_probs(model, &input, 1)?;
+    let t = if settings.temperature.is_finite() && settings.temperature > 0.0 {
+        settings.temperature
+    } else {
+        1.0
+    };
+    let (logp, energy) = log_probs_at(model, &input, 1, t)?;
     let probs: Vec<f32> = logp.iter().map(|l| l.exp()).collect();
     let order = ranked(&probs);
     let class = order[0];
-    let saliency = occlusion(model, &input, class, logp[class])?;
+    let saliency = if settings.saliency {
+        // Saliency is measured on the network's own log-probabilities (the temperature
+        // would only scale it).
+        let base = if t == 1.0 {
+            logp[class]
+        } else {
+            log_probs(model, &input, 1)?.0[class]
+        };
+        occlusion(model, &input, class, base)?
+    } else {
+        vec![0.0; input.len()]
+    };
+    let energy = energy[0];
+    let unfamiliar = settings.min_energy.is_some_and(|e| energy < e);
     let verdict = match prepared.diagnostics.concern {
         Some(why) => Verdict::NoDigit(why),
-        None if probs[class] < min_confidence => Verdict::Unsure(class, order[1]),
+        None if unfamiliar => Verdict::Unfamiliar,
+        None if probs[class] < settings.min_confidence => Verdict::Unsure(class, order[1]),
         None => Verdict::Digit(class),
     };
     Ok(Recognition {
@@ -94,6 +222,7 @@ pub fn recognise(model: &Sequential, page: &Page<'_>, min_confidence: f32) -> Re
         class,
         saliency,
         verdict,
+        energy,
     })
 }
 
@@ -104,14 +233,38 @@ fn ranked(probs: &[f32]) -> Vec<usize> {
     order
 }
 
-/// Log-probabilities of `n` images of 28x28 held in `batch`, row by row.
-fn log_probs(model: &Sequential, batch: &[f32], n: usize) -> Result<Vec<f32>> {
+/// Log-probabilities of `n` images of 28x28 held in `batch`, row by row, and each row's
+/// energy `ln Σ exp(logits)` (of the raw logits).
+fn log_probs(model: &Sequential, batch: &[f32], n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+    log_probs_at(model, batch, n, 1.0)
+}
+
+/// [`log_probs`] of the logits divided by `temperature` (the energies stay those of the raw
+/// logits).
+fn log_probs_at(
+    model: &Sequential,
+    batch: &[f32],
+    n: usize,
+    temperature: f32,
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let x = Tensor::from_vec(vec![n, 1, IMAGE_SIDE, IMAGE_SIDE], batch.to_vec())?;
-    let logits = model.infer(&x)?;
+    let mut logits = model.infer(&x)?;
     let classes = logits.len() / n;
+    let energy: Vec<f32> = logits
+        .data()
+        .chunks_exact(classes)
+        .map(|row| {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            max + row.iter().map(|&v| (v - max).exp()).sum::<f32>().ln()
+        })
+        .collect();
+    if temperature != 1.0 {
+        let inv = 1.0 / temperature;
+        logits.data_mut().iter_mut().for_each(|v| *v *= inv);
+    }
     let mut out = vec![0.0; logits.len()];
     tensor::log_softmax_rows_into(&mut out, logits.data(), n, classes)?;
-    Ok(out)
+    Ok((out, energy))
 }
 
 /// Occlusion saliency: for every pixel, blank the 3x3 patch around it and measure how much the
@@ -140,7 +293,7 @@ fn occlusion(model: &Sequential, input: &[f32], class: usize, base: f32) -> Resu
                 }
             }
         }
-        let logp = log_probs(model, &batch, chunk.len())?;
+        let (logp, _) = log_probs(model, &batch, chunk.len())?;
         let classes = logp.len() / chunk.len();
         for (k, &(x, y)) in chunk.iter().enumerate() {
             let d = (base - logp[k * classes + class]).max(0.0);

@@ -71,7 +71,7 @@ pub const SECTIONS: [(&str, &str, &str); 8] = [
 pub fn render(m: &Loaded, data: &Dataset, desc: &str, opts: &Options) -> Result<String> {
     let classes = m.names.len();
     let eval = if opts.progress {
-        crate::progress::evaluate_with_progress(&m.model, data, classes)?
+        crate::progress::evaluate_with_progress(&m.model, data, classes, m.temperature())?
     } else {
         engine::evaluate(&m.model, data, 1000, classes)?
     };

@@ -32,7 +32,8 @@ const STYLE_CSS: &str = include_str!("page/style.css");
 pub struct App {
     model: Sequential,
     names: Vec<String>,
-    min_confidence: f32,
+    /// The verdict's floors and the model's calibration, as `--image` uses them.
+    settings: vision::Settings,
     /// `GET /api/model`, serialised once.
     model_json: Vec<u8>,
     gate: Gate,
@@ -40,12 +41,14 @@ pub struct App {
 
 impl App {
     /// The served model; `slots` requests run the network at once.
-    pub fn new(m: Loaded, min_confidence: f32, slots: usize) -> Self {
-        let model_json = model_json(&m, min_confidence).to_string().into_bytes();
+    pub fn new(m: Loaded, settings: vision::Settings, slots: usize) -> Self {
+        let model_json = model_json(&m, settings.min_confidence)
+            .to_string()
+            .into_bytes();
         Self {
             model: m.model,
             names: m.names,
-            min_confidence,
+            settings,
             model_json,
             gate: Gate::new(slots),
         }
@@ -118,7 +121,7 @@ impl App {
     /// Recognises `page` the way `--image` does and says all of it.
     fn answer(&self, page: &Page<'_>) -> Response {
         let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
-        let result = vision::recognise(&self.model, page, self.min_confidence)
+        let result = vision::recognise_with(&self.model, page, &self.settings)
             .map_err(|e| e.to_string())
             .and_then(|r| {
                 let maps = feature_maps(&self.model, &r.input)?;

@@ -55,7 +55,13 @@ pub fn run(cli: &Cli, m: Loaded, addr: SocketAddr) -> Result<()> {
     // As many at once as there are worker threads (`--threads`, else the cores), at most 8.
     let slots = rayon::current_num_threads().clamp(1, 8);
     println!("{}", m.describe(cli));
-    let app = Arc::new(App::new(m, cli.min_confidence, slots));
+    let settings = vision::Settings {
+        min_confidence: m.min_confidence(cli),
+        temperature: m.temperature(),
+        min_energy: m.min_energy(),
+        saliency: true,
+    };
+    let app = Arc::new(App::new(m, settings, slots));
     if !local.ip().is_loopback() {
         eprintln!(
             "warning: serving on {local}, which other machines can reach; the default 127.0.0.1 keeps the page on this machine"

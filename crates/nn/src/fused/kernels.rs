@@ -329,7 +329,8 @@ fn dense_forward_tile<const SB: usize, const CB: usize>(
 
 /// Softmax cross-entropy of each row of `logits` against its label, exactly as
 /// [`crate::softmax_cross_entropy`] computes it: the rows become dL/dlogits
-/// `(softmax - onehot) * inv_n`; returns the sum of the rows' losses (in `f64`) and the
+/// `(softmax - onehot) * inv_n` (`(softmax - 1/classes) * inv_n` for a
+/// [`UNIFORM`](crate::UNIFORM) label); returns the sum of the rows' losses (in `f64`) and the
 /// number of rows whose first largest logit is the label.
 #[inline(always)]
 fn softmax_rows(logits: &mut [f32], labels: &[usize], classes: usize, inv_n: f32) -> (f64, usize) {
@@ -339,6 +340,17 @@ fn softmax_rows(logits: &mut [f32], labels: &[usize], classes: usize, inv_n: f32
             correct += 1;
         }
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        if label == crate::loss::UNIFORM {
+            // Outlier exposure: the target is uniform (see `crate::loss::UNIFORM`).
+            let sum: f32 = row.iter().map(|&x| (x - max).exp()).sum();
+            total += crate::loss::row_loss(row, label, max, sum);
+            let inv = 1.0 / sum;
+            let share = inv_n / classes as f32;
+            for v in row.iter_mut() {
+                *v = (((*v - max).exp() * inv) * inv_n) - share;
+            }
+            continue;
+        }
         let shifted_label = row[label] - max;
         let mut sum = 0.0f32;
         for v in row.iter_mut() {
