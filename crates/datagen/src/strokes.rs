@@ -25,6 +25,12 @@ const WIDTH: [f32; 10] = [1.06, 1.05, 1.2, 0.97, 1.05, 1.25, 1.08, 1.15, 1.09, 1
 /// small enclosed spaces); measured as ink area over half the outline.
 const PEN: [f32; 10] = [1.18, 1.05, 1.0, 1.04, 0.96, 0.87, 0.99, 1.11, 0.89, 0.88];
 
+/// Fraction of digits written with a fine pen.
+const THIN_PEN: f32 = 0.1;
+
+/// Fraction of digits seen through a blurred scan.
+const BLURRED: f32 = 0.15;
+
 /// Draws a handwritten `label` (allograph `form`, or a random one) into `out` (784 values).
 pub(crate) fn draw(rng: &mut SampleRng, label: u8, form: Option<usize>, out: &mut [f32]) {
     let forms = FORMS[usize::from(label) % 10];
@@ -41,8 +47,16 @@ pub(crate) fn draw(rng: &mut SampleRng, label: u8, form: Option<usize>, out: &mu
     // 98% below 3.5 px. A uniform radius with a long bold tail made too many digits whose
     // loops fill in. The edge softness gives about as many grey edge pixels as MNIST's
     // (half of the inked pixels).
-    let radius = 1.22 * PEN[usize::from(label % 10)] * exp(rng.bell(0.23));
-    let soft = rng.range(0.45, 0.6);
+    let mut radius = 1.22 * PEN[usize::from(label % 10)] * exp(rng.bell(0.23));
+    let mut soft = rng.range(0.45, 0.6);
+    // Other pens and scanners: a few digits come from a fine pen (lines about a pixel wide),
+    // and a few through a blurred or coarse scan (a wide soft edge around a thinner core).
+    let scan = rng.unit();
+    if scan < THIN_PEN {
+        radius *= rng.range(0.5, 0.8);
+    } else if scan < THIN_PEN + BLURRED {
+        soft = rng.range(0.7, 1.4);
+    }
     frame::fit(&mut path, radius, soft);
     let mut canvas = [0.0f32; CANVAS * CANVAS];
     draw_path(&mut canvas, CANVAS, &path, radius, soft);
