@@ -29,7 +29,7 @@ const PEN: [f32; 10] = [1.18, 1.05, 1.0, 1.04, 0.96, 0.87, 0.99, 1.11, 0.89, 0.8
 const THIN_PEN: f32 = 0.1;
 
 /// Fraction of digits seen through a blurred scan.
-const BLURRED: f32 = 0.15;
+const BLURRED: f32 = 0.2;
 
 /// Draws a handwritten `label` (allograph `form`, or a random one) into `out` (784 values).
 pub(crate) fn draw(rng: &mut SampleRng, label: u8, form: Option<usize>, out: &mut [f32]) {
@@ -55,7 +55,7 @@ pub(crate) fn draw(rng: &mut SampleRng, label: u8, form: Option<usize>, out: &mu
     if scan < THIN_PEN {
         radius *= rng.range(0.5, 0.8);
     } else if scan < THIN_PEN + BLURRED {
-        soft = rng.range(0.7, 1.4);
+        soft = rng.range(0.7, 1.8);
     }
     frame::fit(&mut path, radius, soft);
     let mut canvas = [0.0f32; CANVAS * CANVAS];
