@@ -126,7 +126,7 @@ mod tests {
             let mut rng = SampleRng::new(5, index);
             let label = (index % 10) as u8;
             let (radius, soft) = pen(&mut rng, label);
-            assert!(radius > 0.2 && radius < 4.0 && soft >= 0.45 && soft < 1.8);
+            assert!(radius > 0.2 && radius < 4.0 && (0.45..1.8).contains(&soft));
             fine += usize::from(radius < 0.7 * 1.22 * PEN[usize::from(label)]);
             blurred += usize::from(soft > 0.7);
         }
