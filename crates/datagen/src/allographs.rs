@@ -28,7 +28,7 @@ pub(crate) const FORMS: [&[f32]; 10] = [
     &[0.45, 0.25, 0.3],             // 6: curved and closed, open loop, straight stem
     &[0.52, 0.12, 0.14, 0.12, 0.1], // 7: plain, crossbar, serif, curved stem, hooked top
     &[0.55, 0.25, 0.12, 0.08],      // 8: S-stroke, two loops, mirrored S, open top
-    &[0.6, 0.4],                    // 9: straight tail, curved tail
+    &[0.42, 0.26, 0.1, 0.12, 0.1],  // 9: straight tail, curved tail, open head, stem, angular
 ];
 
 /// How many allographs (distinct stroke programs) the handwriting style has for `label`;
@@ -531,29 +531,64 @@ fn eight(pen: &mut Pen, form: usize) {
 }
 
 /// A loop drawn counter-clockwise, then a tail down its right side: straight, or curving back
-/// to the left at the bottom.
+/// to the left at the bottom; a head left open at its upper right; a closed head with a
+/// straight stem drawn on its own from the top; or an angular head of straight sides.
 fn nine(pen: &mut Pen, form: usize) {
-    let loop_h = pen.u(0.34, 0.58);
-    let rx = pen.u(0.22, 0.33);
+    // Small heads are common (and are what a 9 read as a 7 has); large ones too.
+    let loop_h = pen.u(0.3, 0.58);
+    let rx = pen.u(0.2, 0.33);
     let ry = loop_h / 2.0;
-    if pen.chance(0.5) {
-        // From the right side round the loop and back up past the start, then a sharp turn
-        // down that retraces the loop's right side.
-        pen.arc(0.0, ry, rx, ry, -PI * 0.15, -PI * 2.1, 7);
-        let last = pen.n - 1;
-        pen.knots[last].sharp = true;
-    } else {
-        // From the top round the loop, straight on into the tail.
-        pen.arc(0.0, ry, rx, ry, -PI * 0.5, -PI * 1.95, 6);
+    match form {
+        2 => {
+            // Open head: from the top round the loop, stopping on the right side below the
+            // start, then straight on down; the gap stays at the upper right.
+            let start = -PI * pen.u(0.35, 0.5);
+            pen.arc(0.0, ry, rx, ry, start, -PI * pen.u(1.85, 1.98), 6);
+        }
+        3 => {
+            // A closed head, then the pen lifts and draws the stem from above the head's
+            // right side straight down.
+            pen.arc(0.0, ry, rx, ry, -PI * 0.3, -PI * 2.35, 8);
+            pen.lift();
+            pen.to(rx * pen.u(0.8, 1.05), pen.u(-0.03, 0.08));
+            pen.to(rx * 0.9, loop_h);
+            pen.to(rx * pen.u(0.6, 1.0), 1.0);
+            return;
+        }
+        4 => {
+            // Angular head: a top bar from the right, a corner down the left, a corner at the
+            // bottom left, across to the right side and up it to the start; then a sharp turn
+            // down the stem.
+            pen.to(rx * 0.9, pen.u(0.0, 0.08));
+            pen.corner(-rx * pen.u(0.7, 1.0), pen.u(-0.02, 0.06));
+            pen.corner(-rx * pen.u(0.6, 1.0), loop_h * pen.u(0.8, 1.0));
+            pen.corner(rx, loop_h * pen.u(0.75, 0.95));
+            pen.corner(rx * pen.u(0.9, 1.05), pen.u(-0.02, 0.04));
+            pen.to(rx * 0.95, loop_h + 0.15);
+            pen.to(rx * pen.u(0.5, 1.0), 1.0);
+            return;
+        }
+        _ => {
+            if pen.chance(0.5) {
+                // From the right side round the loop and back up past the start, then a sharp
+                // turn down that retraces the loop's right side.
+                pen.arc(0.0, ry, rx, ry, -PI * 0.15, -PI * 2.1, 7);
+                let last = pen.n - 1;
+                pen.knots[last].sharp = true;
+            } else {
+                // From the top round the loop, straight on into the tail.
+                pen.arc(0.0, ry, rx, ry, -PI * 0.5, -PI * 1.95, 6);
+            }
+        }
     }
     pen.to(rx * 0.95, loop_h + 0.15);
     let foot = rx * pen.u(0.5, 1.1);
-    if form == 0 {
-        pen.to(foot, 1.0);
-    } else {
+    if form == 1 {
         pen.to(foot + 0.2 * rx, 0.8);
         pen.to(foot - 0.3 * rx, 0.98);
         pen.to(foot - 1.2 * rx, pen.u(0.86, 0.96));
+    } else {
+        pen.to(foot, 1.0);
     }
 }
 
@@ -565,7 +600,7 @@ mod tests {
     fn allograph_counts_match_the_weights() {
         assert_eq!(
             (0..10).map(allographs).collect::<Vec<_>>(),
-            vec![2, 4, 5, 2, 2, 4, 3, 5, 4, 2]
+            vec![2, 4, 5, 2, 2, 4, 3, 5, 4, 5]
         );
         assert_eq!(allographs(10), 0);
         assert!(FORMS.iter().flat_map(|f| f.iter()).all(|&w| w > 0.0));

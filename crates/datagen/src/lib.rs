@@ -32,7 +32,7 @@
 //! | 6 | curved stem and closed loop, open loop, straight stem |
 //! | 7 | plain, crossbar, serif, curved stem, hooked top |
 //! | 8 | S-stroke, two stacked loops, mirrored S-stroke, S-stroke with an open top |
-//! | 9 | straight tail, tail curving back to the left |
+//! | 9 | straight tail, tail curving back to the left, head open at its upper right, stem drawn on its own from the top, angular head |
 //!
 //! Every sample then gets its own slant, rotation, proportions, knot jitter, moderate elastic
 //! bend and pen width (log-normal, as measured on real MNIST strokes), and is framed as MNIST
