@@ -43,6 +43,7 @@ pub fn evaluate_with_progress(
                     *a += b;
                 }
                 all.probs.extend_from_slice(&part.probs);
+                all.logits.extend_from_slice(&part.logits);
                 all.predictions.extend_from_slice(&part.predictions);
                 all
             }
@@ -68,7 +69,7 @@ mod tests {
     fn chunked_evaluation_equals_one_call() {
         let model = nn::ModelSpec::seed().build(3).unwrap();
         let data = datagen::generate(datagen::Style::Strokes, 2, 0, 2500);
-        let whole = evaluate(&model, &data, 1000, 10).unwrap();
+        let whole = engine::evaluate(&model, &data, 1000, 10).unwrap();
         let chunked = evaluate_with_progress(&model, &data, 10, 1.0).unwrap();
         assert_eq!(chunked, whole);
     }

@@ -141,6 +141,7 @@ mod tests {
             accuracy: 0.0,
             confusion: vec![0; 4],
             probs,
+            logits: Vec::new(),
             predictions: preds.to_vec(),
         }
     }
