@@ -277,10 +277,11 @@ fn assert_answer(a: &Answer, digit: usize) {
 #[test]
 fn page_and_model_are_served() {
     let server = Server::start();
+    assert!(server.stdout.iter().any(|l| l.contains("Conv2D 8@3x3")));
     assert!(server
         .stdout
         .iter()
-        .any(|l| l.contains("Conv2D 8@3x3") && l.contains("parameters")));
+        .any(|l| l.contains("13,610 parameters")));
     let page = get(server.addr, "/");
     assert_eq!(page.status, 200);
     assert!(page.head.contains("text/html"));
@@ -315,6 +316,12 @@ fn page_and_model_are_served() {
     assert_eq!(v["filters"]["count"], 8);
     assert_eq!(v["filters"]["data"].as_array().unwrap().len(), 8);
     assert_eq!(v["filters"]["data"][0].as_array().unwrap().len(), 3);
+    // The page links to the model's report, served from memory.
+    let report = get(server.addr, "/report");
+    assert_eq!(report.status, 200);
+    assert!(report.head.contains("text/html"));
+    let html = String::from_utf8(report.body).unwrap();
+    assert!(html.contains("<svg") && html.contains("data:image/png;base64,"));
 }
 
 #[test]

@@ -73,7 +73,7 @@ pub fn render(m: &Loaded, data: &Dataset, desc: &str, opts: &Options) -> Result<
     let eval = if opts.progress {
         crate::progress::evaluate_with_progress(&m.model, data, classes, m.temperature())?
     } else {
-        engine::evaluate(&m.model, data, 1000, classes)?
+        engine::evaluate_at(&m.model, data, 1000, classes, m.temperature())?
     };
     render_with(m, data, desc, &eval, opts)
 }

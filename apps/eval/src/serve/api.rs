@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /`, `/app.js`, `/style.css` | the page |
 //! | `GET /api/model` | `{"class_names", "spec", "architecture", "parameters", "meta", "filters", "min_confidence"}` |
+//! | `GET /report` | the model's HTML report (as `eval --report` writes it), drawn once at start |
 //! | `POST /api/predict` (a PNG, JPEG or PGM/PPM file as the body) | the answer below |
 //! | `POST /api/strokes` (see [`super::strokes`]) | the answer below |
 //!
@@ -34,6 +35,8 @@ pub struct App {
     names: Vec<String>,
     /// The verdict's floors and the model's calibration, as `--image` uses them.
     settings: vision::Settings,
+    /// The model's HTML report (`eval --report`), made once at start.
+    report: Vec<u8>,
     /// `GET /api/model`, serialised once.
     model_json: Vec<u8>,
     gate: Gate,
@@ -41,7 +44,7 @@ pub struct App {
 
 impl App {
     /// The served model; `slots` requests run the network at once.
-    pub fn new(m: Loaded, settings: vision::Settings, slots: usize) -> Self {
+    pub fn new(m: Loaded, settings: vision::Settings, slots: usize, report: String) -> Self {
         let model_json = model_json(&m, settings.min_confidence)
             .to_string()
             .into_bytes();
@@ -50,6 +53,7 @@ impl App {
             names: m.names,
             settings,
             model_json,
+            report: report.into_bytes(),
             gate: Gate::new(slots),
         }
     }
@@ -58,7 +62,7 @@ impl App {
     pub fn handle(&self, req: &Request) -> Response {
         let path = req.path.as_str();
         let allowed = match path {
-            "/" | "/index.html" | "/app.js" | "/style.css" | "/api/model" => "GET",
+            "/" | "/index.html" | "/app.js" | "/style.css" | "/api/model" | "/report" => "GET",
             "/api/predict" | "/api/strokes" => "POST",
             _ => {
                 let shown: String = path.chars().take(80).collect();
@@ -73,6 +77,12 @@ impl App {
             "/" | "/index.html" => Response::asset("text/html; charset=utf-8", INDEX_HTML),
             "/app.js" => Response::asset("text/javascript; charset=utf-8", APP_JS),
             "/style.css" => Response::asset("text/css; charset=utf-8", STYLE_CSS),
+            "/report" => Response {
+                status: 200,
+                content_type: "text/html; charset=utf-8",
+                headers: Vec::new(),
+                body: self.report.clone(),
+            },
             "/api/model" => Response {
                 status: 200,
                 content_type: "application/json",

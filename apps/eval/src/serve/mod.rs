@@ -61,7 +61,15 @@ pub fn run(cli: &Cli, m: Loaded, addr: SocketAddr) -> Result<()> {
         min_energy: m.min_energy(),
         saliency: true,
     };
-    let app = Arc::new(App::new(m, settings, slots));
+    // The page links to the model's report, drawn once now from its own test set.
+    let (data, desc) = m.test_data(cli)?;
+    let options = crate::html_report::Options {
+        model_name: cli.model.display().to_string(),
+        progress: true,
+        ..Default::default()
+    };
+    let report = crate::html_report::render(&m, &data, &desc, &options)?;
+    let app = Arc::new(App::new(m, settings, slots, report));
     if !local.ip().is_loopback() {
         eprintln!(
             "warning: serving on {local}, which other machines can reach; the default 127.0.0.1 keeps the page on this machine"
