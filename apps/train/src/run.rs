@@ -353,6 +353,7 @@ fn finish(
         }
     };
     let kept = SavedModel {
+        checksum: Some(nn::params_checksum(&params)),
         params: params.clone(),
         ..SavedModel::new(spec, model, Map::new())
     }
