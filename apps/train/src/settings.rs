@@ -72,8 +72,11 @@ pub struct Settings {
     pub checkpoint_every: usize,
 }
 
-/// Non-digits a step by default when training on synthetic digits (outlier exposure).
-pub const DEFAULT_OUTLIERS: usize = 16;
+/// Non-digits a step by default when training on synthetic digits (outlier exposure). Eight
+/// kept the real development digits' accuracy (median 94.5% over seeds 1-4, the same as
+/// without) while flagging 72% of Fashion-MNIST instead of 50%; 16 flagged 74% for 0.6 point
+/// of accuracy (README, "Honest confidence").
+pub const DEFAULT_OUTLIERS: usize = 8;
 
 /// `DataSource` as its command-line text in JSON.
 mod as_text {
