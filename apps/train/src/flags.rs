@@ -63,7 +63,7 @@ pub struct Cli {
     /// Outlier exposure: add N non-digit images (scribbles, letter shapes, blobs, marks,
     /// textures, from `datagen::nondigits`) to every step, trained towards equal
     /// probabilities, so the model can say "no digit" for things it never saw; 0 = off
-    /// [default: 16 for synthetic digits, 0 for --data idx:DIR].
+    /// [default: 8 for synthetic digits, 0 for --data idx:DIR].
     #[arg(long, value_name = "N", value_parser = values::whole, allow_negative_numbers = true)]
     pub outliers: Option<usize>,
     /// Hold out this fraction of the training images, in [0, 0.5), for validation; the epoch
