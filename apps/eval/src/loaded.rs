@@ -60,6 +60,17 @@ impl Loaded {
         })
     }
 
+    /// The verdict's floors and the model's calibration, as `--image`, `--ood` and the page
+    /// use them (`saliency`: also compute which pixels decided).
+    pub fn verdict_settings(&self, cli: &Cli, saliency: bool) -> vision::Settings {
+        vision::Settings {
+            min_confidence: self.min_confidence(cli),
+            temperature: self.temperature(),
+            min_energy: self.min_energy(),
+            saliency,
+        }
+    }
+
     /// The energy floor of the verdict stored in the model (`meta.calibration.min_energy`),
     /// if any.
     pub fn min_energy(&self) -> Option<f32> {

@@ -57,12 +57,7 @@ pub fn run(cli: &Cli, m: &Loaded, other: &DataSource) -> Result<()> {
     println!("{}", m.describe(cli));
     println!("digits: {desc}: {} images", digits.len());
     println!("others: {other}: {} images", others.len());
-    let settings = Settings {
-        min_confidence: m.min_confidence(cli),
-        temperature: m.temperature(),
-        min_energy: m.min_energy(),
-        saliency: false,
-    };
+    let settings = m.verdict_settings(cli, false);
     let d = judge(m, &digits, &settings)?;
     let o = judge(m, &others, &settings)?;
     let report = Report::of(&d, &o, digits.labels());

@@ -24,13 +24,8 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
     println!();
     let mut json_rows = Vec::new();
     let (mut digits, mut unsure, mut none) = (0, 0, 0);
+    let settings = m.verdict_settings(cli, true);
     for pic in &pictures {
-        let settings = vision::Settings {
-            min_confidence: m.min_confidence(cli),
-            temperature: m.temperature(),
-            min_energy: m.min_energy(),
-            saliency: true,
-        };
         let page = pic.page()?;
         let r = vision::recognise_with(&m.model, &page, &settings)
             .with_context(|| format!("recognising {}", pic.name))?;

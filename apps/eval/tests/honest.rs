@@ -3,21 +3,15 @@
 //! here with outlier exposure and calibrated on held-out synthetic digits.
 // See: issue #15
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::OnceLock;
 
+use common::{eval, scratch};
 use datagen::Dataset;
 use serde_json::{json, Value};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("digits-eval-honest-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Writes `data` as the IDX test pair in `dir`.
 fn write_idx(dir: &Path, data: &Dataset) {
@@ -117,13 +111,6 @@ fn fixture() -> &'static Fixture {
             others,
         }
     })
-}
-
-fn eval(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_digits-eval"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn json_of(path: &Path) -> Value {

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod common;
+
 use base64::Engine as _;
+use common::scratch;
 use scraper::{Html, Selector};
 
 /// Sections the page must have, by id (the same list as `html_report::SECTIONS`).
@@ -23,14 +26,6 @@ const SECTIONS: [&str; 8] = [
 
 /// The largest page we accept for the seed network (the issue allows "a few MB").
 const MAX_BYTES: usize = 1 << 20;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("digits-eval-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A seed network trained for two short epochs, with the history `train` records, plus a
 /// calibration object; or the same weights with no history at all. Written to a directory

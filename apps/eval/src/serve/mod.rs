@@ -55,12 +55,7 @@ pub fn run(cli: &Cli, m: Loaded, addr: SocketAddr) -> Result<()> {
     // As many at once as there are worker threads (`--threads`, else the cores), at most 8.
     let slots = rayon::current_num_threads().clamp(1, 8);
     println!("{}", m.describe(cli));
-    let settings = vision::Settings {
-        min_confidence: m.min_confidence(cli),
-        temperature: m.temperature(),
-        min_energy: m.min_energy(),
-        saliency: true,
-    };
+    let settings = m.verdict_settings(cli, true);
     // The page links to the model's report, drawn once now from its own test set.
     let (data, desc) = m.test_data(cli)?;
     let options = crate::html_report::Options {
