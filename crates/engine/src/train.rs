@@ -185,12 +185,9 @@ pub fn train_epoch_exposed(
     }
     let mut fused = plan.exec.fused_for(model, data.rows(), data.cols())?;
     // The fused path gathers a batch straight from bytes; with outliers and no augmentation
-    // it gathers from the digits and the outliers back to back (one copy per epoch, far less
-    // than converting every batch to floats).
-    let both: Option<Vec<u8>> = match exposure {
-        Some(e) if fused.is_some() && plan.augment.is_none() => {
-            Some([data.images(), e.data.images()].concat())
-        }
+    // it gathers from the digits and the outliers (numbered after the digits) alike.
+    let both: Option<&[u8]> = match exposure {
+        Some(e) if fused.is_some() && plan.augment.is_none() => Some(e.data.images()),
         _ => None,
     };
     let mut gather: Vec<usize> = Vec::new();
@@ -256,9 +253,10 @@ pub fn train_epoch_exposed(
                         augment_image(dst, data, indices[s], aug, plan.epoch);
                     }
                 };
-                let images = if let Some(bytes) = &both {
+                let images = if let Some(extra) = both {
                     Images::Gather {
-                        bytes,
+                        bytes: data.images(),
+                        extra,
                         indices: &gather,
                     }
                 } else if exposure.is_some() {
@@ -268,6 +266,7 @@ pub fn train_epoch_exposed(
                 } else {
                     Images::Gather {
                         bytes: data.images(),
+                        extra: &[],
                         indices,
                     }
                 };

@@ -380,9 +380,17 @@ fn byte_and_gathered_images_equal_their_float_values() {
     assert_eq!(run(&mut fused, Images::Bytes(&gathered)), want);
     let gather = Images::Gather {
         bytes: &data,
+        extra: &[],
         indices: &indices,
     };
     assert_eq!(run(&mut fused, gather), want);
+    // The same images split over two sources, the second numbered after the first.
+    let split = Images::Gather {
+        bytes: &data[..30 * 784],
+        extra: &data[30 * 784..],
+        indices: &indices,
+    };
+    assert_eq!(run(&mut fused, split), want);
 }
 
 #[test]
@@ -430,9 +438,16 @@ fn bad_batches_are_typed_errors() {
     );
     let gather = Images::Gather {
         bytes: &[0u8; 784],
+        extra: &[],
         indices: &[0, 1],
     };
     assert!(fused.train_step(&mut model, gather, &[1, 2]).is_err());
+    let past_extra = Images::Gather {
+        bytes: &[0u8; 784],
+        extra: &[0u8; 784],
+        indices: &[0, 2],
+    };
+    assert!(fused.train_step(&mut model, past_extra, &[1, 2]).is_err());
     let other = spec_model_mismatch();
     assert!(fused.load_params(&other).is_err());
 }

@@ -162,7 +162,11 @@ fn fill_image(dst: &mut [f32], images: &Images<'_>, s: usize) -> bool {
             return dst.iter().fold(true, |ok, v| ok & v.is_finite());
         }
         Images::Bytes(b) => &b[s * len..(s + 1) * len],
-        Images::Gather { bytes, indices } => &bytes[indices[s] * len..(indices[s] + 1) * len],
+        Images::Gather {
+            bytes,
+            extra,
+            indices,
+        } => Images::gathered(bytes, extra, indices[s], len),
     };
     for (d, &p) in dst.iter_mut().zip(bytes) {
         *d = byte_to_unit(p);
@@ -176,11 +180,17 @@ fn fill_image(dst: &mut [f32], images: &Images<'_>, s: usize) -> bool {
 /// them one image at a time during the conversion.
 #[inline(always)]
 fn touch_images(images: &Images<'_>, n: usize, image_len: usize) {
-    if let Images::Gather { bytes, indices } = *images {
+    if let Images::Gather {
+        bytes,
+        extra,
+        indices,
+    } = *images
+    {
         let mut sum = 0u8;
         for &i in &indices[..n] {
-            for at in (i * image_len..(i + 1) * image_len).step_by(64) {
-                sum = sum.wrapping_add(bytes[at]);
+            let image = Images::gathered(bytes, extra, i, image_len);
+            for at in (0..image_len).step_by(64) {
+                sum = sum.wrapping_add(image[at]);
             }
         }
         std::hint::black_box(sum);

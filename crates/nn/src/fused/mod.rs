@@ -156,11 +156,14 @@ pub enum Images<'a> {
     Unit(&'a [f32]),
     /// Bytes; pixel `p` is taken as `p / 255` (as `datagen::to_unit` does).
     Bytes(&'a [u8]),
-    /// The images `indices` of a byte dataset `bytes` (all images back to back): a shuffled
-    /// batch without copying it first.
+    /// The images `indices` of a byte dataset `bytes` (all images back to back), followed
+    /// by those of a second one, `extra`: a shuffled batch without copying it first.
     Gather {
         /// Every image of the dataset, back to back.
         bytes: &'a [u8],
+        /// Images numbered after those of `bytes` (e.g. outliers mixed into each batch);
+        /// empty when there are none.
+        extra: &'a [u8],
         /// Which images make the batch, in order.
         indices: &'a [usize],
     },
@@ -210,14 +213,32 @@ impl std::fmt::Debug for ComputedImages<'_> {
 }
 
 impl<'a> Images<'a> {
+    /// The bytes of image `i` of a gathered batch's sources (`bytes`, then `extra`).
+    #[inline(always)]
+    pub(crate) fn gathered(bytes: &'a [u8], extra: &'a [u8], i: usize, len: usize) -> &'a [u8] {
+        let first = bytes.len() / len;
+        if i < first {
+            &bytes[i * len..(i + 1) * len]
+        } else {
+            &extra[(i - first) * len..(i - first + 1) * len]
+        }
+    }
+
     /// Number of images, or `None` when the data is not a whole number of `image_len`
     /// images or an index is out of range.
     fn count(&self, image_len: usize) -> Option<usize> {
         match *self {
             Images::Unit(v) => (v.len() % image_len == 0).then_some(v.len() / image_len),
             Images::Bytes(b) => (b.len() % image_len == 0).then_some(b.len() / image_len),
-            Images::Gather { bytes, indices } => {
-                let available = bytes.len() / image_len;
+            Images::Gather {
+                bytes,
+                extra,
+                indices,
+            } => {
+                if bytes.len() % image_len != 0 {
+                    return None;
+                }
+                let available = (bytes.len() + extra.len()) / image_len;
                 indices
                     .iter()
                     .all(|&i| i < available)
@@ -231,7 +252,11 @@ impl<'a> Images<'a> {
         match *self {
             Images::Unit(v) => vec![v.len()],
             Images::Bytes(b) => vec![b.len()],
-            Images::Gather { bytes, indices } => vec![bytes.len(), indices.len()],
+            Images::Gather {
+                bytes,
+                extra,
+                indices,
+            } => vec![bytes.len(), extra.len(), indices.len()],
             Images::Computed(c) => vec![c.len],
         }
     }
@@ -242,8 +267,13 @@ impl<'a> Images<'a> {
         match *self {
             Images::Unit(v) => Images::Unit(&v[values]),
             Images::Bytes(b) => Images::Bytes(&b[values]),
-            Images::Gather { bytes, indices } => Images::Gather {
+            Images::Gather {
                 bytes,
+                extra,
+                indices,
+            } => Images::Gather {
+                bytes,
+                extra,
                 indices: &indices[start..start + len],
             },
             Images::Computed(c) => {
