@@ -7,12 +7,30 @@ use datagen::{idx, Dataset, Style};
 use engine::{epoch_order, SYNTHETIC_TEST_START};
 use nn::ModelSpec;
 
+use crate::flags::EpochData;
 use crate::settings::Settings;
+
+/// First index of the validation digits held out of a run with fresh images each epoch:
+/// a range that training (from 0), the test set (2^32) and the calibration (2^33) do not
+/// reach.
+const VALIDATION_START: u64 = 3 << 32;
+
+/// Where a run with `--epoch-data fresh` draws each epoch's images.
+struct Fresh {
+    style: Style,
+    seed: u64,
+    /// Images per epoch.
+    count: usize,
+}
 
 /// Training, validation and test images.
 pub struct Data {
-    /// What is trained on.
+    /// What is trained on (in the epoch `epoch` when fresh images are drawn each epoch).
     pub train: Dataset,
+    /// The epoch whose images `train` holds.
+    epoch: usize,
+    /// Set when each epoch draws new synthetic images.
+    fresh: Option<Fresh>,
     /// Held out from the training images to choose the epoch, if `--val-fraction`.
     pub val: Option<Dataset>,
     /// What is reported.
@@ -24,16 +42,34 @@ pub struct Data {
 /// Makes or loads the images the settings name and checks them against `spec`.
 pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
     let started = Instant::now();
+    let val_count = (s.train_size as f64 * s.val_fraction).round() as usize;
+    let mut fresh = None;
     let (train, test, description) = match cli::data_dir(&s.data)? {
         None => {
             let style: Style = s.style.map_or(Style::Strokes, Style::from);
-            let train = datagen::generate(style, s.seed, 0, s.train_size);
+            let (train, description) = match s.epoch_data {
+                EpochData::Same => (
+                    datagen::generate(style, s.seed, 0, s.train_size),
+                    format!("synthetic {style} digits, seed {}", s.seed),
+                ),
+                EpochData::Fresh => {
+                    let count = s.train_size - val_count;
+                    fresh = Some(Fresh {
+                        style,
+                        seed: s.seed,
+                        count,
+                    });
+                    (
+                        datagen::generate(style, s.seed, 0, count),
+                        format!(
+                            "synthetic {style} digits, seed {}, new ones each epoch",
+                            s.seed
+                        ),
+                    )
+                }
+            };
             let test = datagen::generate(style, s.seed, SYNTHETIC_TEST_START, s.test_size);
-            (
-                train,
-                test,
-                format!("synthetic {style} digits, seed {}", s.seed),
-            )
+            (train, test, description)
         }
         Some(dir) => {
             let dir = dir.as_path();
@@ -61,7 +97,14 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
             bail!("{what} data has label {l}, the network has {classes} classes");
         }
     }
-    let (train, val) = split_validation(train, s.val_fraction, s.seed);
+    let (train, val) = match &fresh {
+        None => split_validation(train, s.val_fraction, s.seed),
+        Some(f) => (
+            train,
+            (val_count > 0)
+                .then(|| datagen::generate(f.style, f.seed, VALIDATION_START, val_count)),
+        ),
+    };
     if s.batch_size > train.len() {
         bail!(
             "--batch-size {} is larger than the {} training images",
@@ -78,10 +121,30 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
     );
     Ok(Data {
         train,
+        epoch: 0,
+        fresh,
         val,
         test,
         description,
     })
+}
+
+impl Data {
+    /// Makes `train` hold epoch `epoch`'s images: with `--epoch-data fresh`, images
+    /// `epoch * N .. (epoch + 1) * N` of the stream (the previous epoch's are dropped first,
+    /// so one epoch's images are held at a time); otherwise nothing changes.
+    pub fn use_epoch(&mut self, epoch: usize) {
+        let Some(f) = &self.fresh else { return };
+        if epoch == self.epoch {
+            return;
+        }
+        let (rows, cols) = (self.train.rows(), self.train.cols());
+        self.train =
+            Dataset::new(Vec::new(), Vec::new(), rows, cols).expect("an empty dataset is valid");
+        let start = (epoch as u64).wrapping_mul(f.count as u64);
+        self.train = datagen::generate(f.style, f.seed, start, f.count);
+        self.epoch = epoch;
+    }
 }
 
 /// Splits off a validation set: a seeded random `fraction` of the training images.

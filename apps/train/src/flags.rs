@@ -56,6 +56,12 @@ pub struct Cli {
     /// [default: 60000].
     #[arg(long, value_name = "N", value_parser = values::at_least_one, allow_negative_numbers = true)]
     pub train_size: Option<usize>,
+    /// Synthetic data only: `same` trains every epoch on the same --train-size images;
+    /// `fresh` draws new ones each epoch (epoch e takes images e*N to (e+1)*N-1 of the
+    /// seed's stream), so a run sees epochs times as many digits while holding N at a time
+    /// [default: same].
+    #[arg(long, value_enum)]
+    pub epoch_data: Option<EpochData>,
     /// Test images: synthetic ones to make, or the first N of the IDX test set
     /// [default: 10000].
     #[arg(long, value_name = "N", value_parser = values::at_least_one, allow_negative_numbers = true)]
@@ -165,6 +171,16 @@ pub enum AugmentKind {
     Basic,
     /// Basic plus an elastic distortion.
     Elastic,
+}
+
+/// `--epoch-data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpochData {
+    /// The same images every epoch.
+    Same,
+    /// New synthetic images every epoch.
+    Fresh,
 }
 
 /// `--exec`.

@@ -69,7 +69,7 @@ fn run(cli: &Cli) -> Result<Finished> {
         );
     }
     let stop = interrupt_flag()?;
-    let data = data::load(&settings, &spec)?;
+    let mut data = data::load(&settings, &spec)?;
     if stop.load(Ordering::SeqCst) {
         eprintln!("interrupted while preparing the data: nothing was written");
         return Ok(Finished::Interrupted);
@@ -115,7 +115,7 @@ fn run(cli: &Cli) -> Result<Finished> {
         json: cli.json.as_deref(),
         metrics: cli.metrics.as_deref(),
     };
-    run::train(&settings, &spec, &data, start, &outputs, &stop)
+    run::train(&settings, &spec, &mut data, start, &outputs, &stop)
 }
 
 /// Every file the run will write can be written: checked before any work starts.

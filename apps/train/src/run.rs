@@ -107,7 +107,7 @@ fn write_json(path: &Path, value: &impl serde::Serialize, what: &str) -> Result<
 pub fn train(
     s: &Settings,
     spec: &ModelSpec,
-    data: &Data,
+    data: &mut Data,
     start: Start,
     outputs: &Outputs<'_>,
     stop: &AtomicBool,
@@ -163,6 +163,7 @@ pub fn train(
     };
 
     for epoch in start_epoch..s.epochs {
+        data.use_epoch(epoch);
         let order = epoch_order(data.train.len(), s.seed, epoch as u64);
         let bar = progress_bar(data.train.len(), epoch + 1, s.epochs);
         let started = Instant::now();

@@ -11,7 +11,7 @@ use nn::{Adam, ModelSpec, Optimizer, Sgd};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::flags::{AugmentKind, Cli, ExecKind, OptimizerKind, ScheduleKind};
+use crate::flags::{AugmentKind, Cli, EpochData, ExecKind, OptimizerKind, ScheduleKind};
 
 /// Everything that shapes a run, and where its files go.
 ///
@@ -58,6 +58,9 @@ pub struct Settings {
     pub outliers: usize,
     /// `--train-size`.
     pub train_size: usize,
+    /// `--epoch-data` (absent in files written before it: the same images every epoch).
+    #[serde(default = "same_data")]
+    pub epoch_data: EpochData,
     /// `--test-size`.
     pub test_size: usize,
     /// `--classes`, as the names themselves.
@@ -77,6 +80,10 @@ pub struct Settings {
 /// without) while flagging 72% of Fashion-MNIST instead of 50%; 16 flagged 74% for 0.6 point
 /// of accuracy (README, "Honest confidence").
 pub const DEFAULT_OUTLIERS: usize = 8;
+
+fn same_data() -> EpochData {
+    EpochData::Same
+}
 
 /// `DataSource` as its command-line text in JSON.
 mod as_text {
@@ -124,6 +131,12 @@ impl Settings {
             }
             (_, None) => None,
         };
+        let epoch_data = cli.epoch_data.unwrap_or(EpochData::Same);
+        if epoch_data == EpochData::Fresh && !data_is_synthetic {
+            bail!(
+                "--epoch-data fresh draws new synthetic images: it does not apply to --data {data}"
+            );
+        }
         let epochs = cli.epochs.unwrap_or(3);
         let warmup_epochs = cli.warmup_epochs.unwrap_or(0.0);
         if warmup_epochs > epochs as f64 {
@@ -145,6 +158,12 @@ impl Settings {
             DataSource::FashionMnist => "fashion",
             _ => "digits",
         };
+        let train_size = cli.train_size.unwrap_or(60_000);
+        if epoch_data == EpochData::Fresh
+            && (epochs as u128) * (train_size as u128) >= u128::from(engine::SYNTHETIC_TEST_START)
+        {
+            bail!("--epoch-data fresh with {epochs} epochs of {train_size} images would reach the synthetic test images (2^32 on)");
+        }
         let settings = Self {
             arch: cli.arch.clone().unwrap_or_else(|| "seed".into()),
             data,
@@ -165,7 +184,8 @@ impl Settings {
                 true => DEFAULT_OUTLIERS,
                 false => 0,
             }),
-            train_size: cli.train_size.unwrap_or(60_000),
+            train_size,
+            epoch_data,
             test_size: cli.test_size.unwrap_or(10_000),
             class_names: class_names(cli.classes.as_deref().unwrap_or(default_classes))?,
             exec: cli.exec.unwrap_or(ExecKind::Auto),
@@ -291,7 +311,7 @@ impl Settings {
 
 /// The settings keys of the flags given on the command line.
 fn given_keys(cli: &Cli) -> Vec<&'static str> {
-    let flags: [(&str, bool); 23] = [
+    let flags: [(&str, bool); 24] = [
         ("arch", cli.arch.is_some()),
         ("data", cli.data.is_some()),
         ("style", cli.style.is_some()),
@@ -309,6 +329,7 @@ fn given_keys(cli: &Cli) -> Vec<&'static str> {
         ("val_fraction", cli.val_fraction.is_some()),
         ("outliers", cli.outliers.is_some()),
         ("train_size", cli.train_size.is_some()),
+        ("epoch_data", cli.epoch_data.is_some()),
         ("test_size", cli.test_size.is_some()),
         ("class_names", cli.classes.is_some()),
         ("exec", cli.exec.is_some()),

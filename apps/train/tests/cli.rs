@@ -237,6 +237,61 @@ fn resume_from_the_checkpoint_alone_gives_a_byte_identical_model() {
 }
 
 // See: issue #13.
+/// `--epoch-data fresh` draws new images each epoch (the model differs from one trained on
+/// the same images), a resumed run draws the same ones (byte-identical model), validation
+/// digits come from their own range, and real data refuses it.
+#[test]
+fn fresh_images_each_epoch_resume_exactly() {
+    let dir = scratch("fresh");
+    let (same, straight, resumed) = (
+        dir.join("same.json"),
+        dir.join("straight.json"),
+        dir.join("resumed.json"),
+    );
+    let with = |out: &Path, fresh: bool| {
+        // Big enough that drawing epoch 2's images outlasts the kill after epoch 1.
+        let mut a = small_run(out);
+        a[1] = "3".into();
+        a[3] = "20000".into();
+        a.extend(["--val-fraction", "0.1"].map(String::from));
+        if fresh {
+            a.extend(["--epoch-data", "fresh"].map(String::from));
+        }
+        a
+    };
+    run_ok(&with(&same, false));
+    let stdout = run_ok(&with(&straight, true));
+    assert!(
+        stdout.contains("new ones each epoch: 18000 training, 2000 validation"),
+        "{stdout}"
+    );
+    let (a, b) = (
+        std::fs::read(&same).unwrap(),
+        std::fs::read(&straight).unwrap(),
+    );
+    assert!(
+        a != b,
+        "fresh images trained the same model as the same images"
+    );
+    let model: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(model["meta"]["epoch_data"], "fresh");
+    let mut first = with(&resumed, true);
+    first.extend(["--checkpoint-every".to_string(), "1".to_string()]);
+    kill_after_checkpoint(&first, 1);
+    let ckpt = dir.join("resumed.ckpt.json");
+    let stdout = run_ok(&["--resume", ckpt.to_str().unwrap()]);
+    assert!(stdout.contains(" of 3, step 0 of"), "{stdout}");
+    assert!(
+        b == std::fs::read(&resumed).unwrap(),
+        "the resumed fresh-data model differs from the uninterrupted one"
+    );
+    let out = common::command()
+        .args(["--data", "idx:/nonexistent", "--epoch-data", "fresh"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "--epoch-data fresh draws new synthetic images");
+}
+
 #[test]
 fn resume_with_other_flags_lists_every_difference_in_one_line() {
     let dir = scratch("resume-mismatch");
