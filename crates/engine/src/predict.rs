@@ -18,6 +18,23 @@ pub struct Predictor<'m> {
     cols: usize,
     classes: usize,
     pixels: Vec<f32>,
+    /// Most images run through the layers at once (bounds the activations' memory).
+    chunk: usize,
+}
+
+/// Activation values the layer-by-layer path holds for one chunk of images, at most: 4M
+/// floats (16 MB) per layer output, so that evaluating a LeNet-style network on 1,000
+/// images at once does not hold 100 MB of first-layer maps.
+const CHUNK_VALUES: usize = 4 << 20;
+
+/// Images per chunk for `model`: [`CHUNK_VALUES`] over its largest per-image layer output.
+fn chunk_for(model: &Sequential) -> usize {
+    let widest = model
+        .spec()
+        .and_then(|s| s.shapes().ok())
+        .and_then(|shapes| shapes.iter().map(|s| s.iter().product::<usize>()).max())
+        .unwrap_or(1 << 14);
+    (CHUNK_VALUES / widest.max(1)).max(1)
 }
 
 impl<'m> Predictor<'m> {
@@ -54,6 +71,7 @@ impl<'m> Predictor<'m> {
             cols,
             classes,
             pixels: Vec::new(),
+            chunk: chunk_for(model),
         })
     }
 
@@ -84,19 +102,27 @@ impl<'m> Predictor<'m> {
             f.infer_into(logits, Images::Bytes(images))?;
             return Ok(());
         }
-        self.pixels.clear();
-        self.pixels
-            .extend(images.iter().map(|&p| datagen::to_unit(p)));
-        let x = Tensor::from_vec(vec![n, 1, self.rows, self.cols], self.pixels.clone())?;
-        let y = self.model.infer(&x)?;
-        if y.shape() != [n, self.classes] {
-            return Err(Error::Invalid(format!(
-                "the model gives {:?} outputs for {n} images, expected {} classes",
-                y.shape(),
-                self.classes
-            )));
+        // Chunk by chunk: every image's logits are the same whatever the chunk (each is
+        // computed on its own), and the activations stay small.
+        for (part, out) in images
+            .chunks(self.chunk * len)
+            .zip(logits.chunks_mut(self.chunk * self.classes))
+        {
+            let m = part.len() / len;
+            self.pixels.clear();
+            self.pixels
+                .extend(part.iter().map(|&p| datagen::to_unit(p)));
+            let x = Tensor::from_vec(vec![m, 1, self.rows, self.cols], self.pixels.clone())?;
+            let y = self.model.infer(&x)?;
+            if y.shape() != [m, self.classes] {
+                return Err(Error::Invalid(format!(
+                    "the model gives {:?} outputs for {m} images, expected {} classes",
+                    y.shape(),
+                    self.classes
+                )));
+            }
+            out.copy_from_slice(y.data());
         }
-        logits.copy_from_slice(y.data());
         Ok(())
     }
 }

@@ -170,3 +170,20 @@ fn augmented_epochs_are_the_same_for_any_thread_count_on_both_paths() {
         }
     }
 }
+
+/// The layer-by-layer path runs a wide network in chunks of images (its first layer's maps
+/// would otherwise take 200 KB an image): the logits are the same bits for any batch size.
+#[test]
+fn a_wide_network_evaluates_the_same_in_chunks() {
+    let data = datagen::generate(Style::Strokes, 2, 0, 200);
+    let model = ModelSpec::parse("conv64x3p1,relu,pool2,flatten,dense10")
+        .unwrap()
+        .build(4)
+        .unwrap();
+    // 64 x 28 x 28 values an image: chunks of 83 images, so 200 at once is three chunks.
+    let whole = evaluate_with(&model, &data, 200, 10, ExecPath::Layers).unwrap();
+    let one_by_one = evaluate_with(&model, &data, 1, 10, ExecPath::Layers).unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&whole.logits), bits(&one_by_one.logits));
+    assert_eq!(whole.predictions, one_by_one.predictions);
+}
