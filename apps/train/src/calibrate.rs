@@ -22,9 +22,10 @@ const CALIBRATION_START: u64 = 1 << 33;
 const CALIBRATION_SIZE: usize = 10_000;
 
 /// Share of the held-out digits whose energy may fall under the floor. Chosen on the
-/// development measurements in the README (trade-off table): 0.3% of synthetic digits gives
-/// about 1-2% of real digit photos.
-pub const ENERGY_QUANTILE: f64 = 0.003;
+/// development measurements in the README (trade-off table, seeds 1-4 of the default run):
+/// 1% of synthetic digits flags 1.6-2.3% of real digit photos (the target allows 3%) and
+/// 84-88% of Fashion-MNIST; 0.3% flagged 0.5-0.9% of the photos and only 68-76%.
+pub const ENERGY_QUANTILE: f64 = 0.01;
 
 /// The confidence floor stored with an energy floor: the energy already catches what is no
 /// digit, so the probability floor is only for "which digit?" (README trade-off table).

@@ -52,14 +52,15 @@ pub struct Cli {
     /// images [default: 1].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Training images: synthetic ones to make, or the first N of the IDX training set
-    /// [default: 60000].
+    /// Training images: synthetic ones to make (each epoch's with --epoch-data fresh), or the
+    /// first N of the IDX training set [default: 60000; 100000 for --arch lenet on synthetic
+    /// digits].
     #[arg(long, value_name = "N", value_parser = values::at_least_one, allow_negative_numbers = true)]
     pub train_size: Option<usize>,
     /// Synthetic data only: `same` trains every epoch on the same --train-size images;
     /// `fresh` draws new ones each epoch (epoch e takes images e*N to (e+1)*N-1 of the
     /// seed's stream), so a run sees epochs times as many digits while holding N at a time
-    /// [default: same].
+    /// [default: same; fresh for --arch lenet on synthetic digits].
     #[arg(long, value_enum)]
     pub epoch_data: Option<EpochData>,
     /// Test images: synthetic ones to make, or the first N of the IDX test set
