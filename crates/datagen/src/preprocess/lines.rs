@@ -148,9 +148,8 @@ pub(super) fn remove(level: &mut [f32], w: usize, h: usize, detect: f32, ink: f3
                 view.index(a, c + d)
                     .is_some_and(|i| level[i] > ink && !band[i])
             };
-            let above = stroke(line.lo - 2) || stroke(line.lo - 3);
-            let below = stroke(line.hi + 2) || stroke(line.hi + 3);
-            if !above && !below {
+            // Ink right beside the band: a stroke crosses or touches the line here.
+            if !stroke(line.lo - 2) && !stroke(line.hi + 2) {
                 clear.extend((line.lo - 1..=line.hi + 1).filter_map(|d| view.index(a, c + d)));
             }
         }
@@ -257,10 +256,13 @@ fn find(level: &[f32], view: View, detect: f32) -> Vec<Line> {
             continue;
         }
         let (mut lo, mut hi) = (peak_at, peak_at);
-        while lo > -max_thick && prof(lo - 1) - background >= 0.25 * height {
+        // Followed out to two pixels short of the profile's ends (a band that goes on that
+        // far is thicker than `max_thick` anyway).
+        let stands_out = |d: isize| prof(d) - background >= 0.25 * height;
+        while lo > 2 - reach_out && stands_out(lo - 1) {
             lo -= 1;
         }
-        while hi < max_thick && prof(hi + 1) - background >= 0.25 * height {
+        while hi < reach_out - 2 && stands_out(hi + 1) {
             hi += 1;
         }
         line.lo = lo;
