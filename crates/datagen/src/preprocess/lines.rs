@@ -124,16 +124,17 @@ pub(super) fn remove(level: &mut [f32], w: usize, h: usize, detect: f32, ink: f3
     if lines.is_empty() {
         return removed;
     }
-    // Every line's band, so that one line crossing another does not count as a stroke.
-    let mut band = vec![false; w * h];
+    // How many lines' surroundings (the cleared band and a pixel more either side) each pixel
+    // lies in, so that a line crossing or running beside another does not count as a stroke.
+    let mut near = vec![0u8; w * h];
     for line in &lines {
         let view = line.view(w, h);
         let len = view.along_len();
         for a in 0..len {
             let c = line.at(a, len);
-            for d in line.lo - 1..=line.hi + 1 {
+            for d in line.lo - 2..=line.hi + 2 {
                 if let Some(i) = view.index(a, c + d) {
-                    band[i] = true;
+                    near[i] = near[i].saturating_add(1);
                 }
             }
         }
@@ -146,7 +147,7 @@ pub(super) fn remove(level: &mut [f32], w: usize, h: usize, detect: f32, ink: f3
             let c = line.at(a, len);
             let stroke = |d: isize| {
                 view.index(a, c + d)
-                    .is_some_and(|i| level[i] > ink && !band[i])
+                    .is_some_and(|i| level[i] > ink && near[i] < 2)
             };
             // Ink right beside the band: a stroke crosses or touches the line here.
             if !stroke(line.lo - 2) && !stroke(line.hi + 2) {
@@ -200,17 +201,36 @@ fn find(level: &[f32], view: View, detect: f32) -> Vec<Line> {
         let n = on[c * len..(c + 1) * len].iter().filter(|&&o| o).count();
         prefix[c + 1] = prefix[c] + n;
     }
-    let need = (COVER * len as f32).ceil() as usize;
+    // A line may leave the page across (a tilted line near the top or bottom edge): it is
+    // judged on its positions on the page, a quarter of the length at least.
+    let in_page = |line: &Line, a: usize| (0..across as isize).contains(&line.at(a, len));
     let cover = |line: &Line, from: usize, to: usize| {
-        (from..to).filter(|&a| on_at(a, line.at(a, len))).count()
+        (from..to).fold((0usize, 0usize), |(n, m), a| {
+            if in_page(line, a) {
+                (n + usize::from(on_at(a, line.at(a, len))), m + 1)
+            } else {
+                (n, m)
+            }
+        })
     };
+    let covered = |(n, m): (usize, usize)| m * 4 >= len && n as f32 >= COVER * m as f32;
+    let need = (COVER * len.div_ceil(4) as f32).ceil() as usize;
     let mut best: Vec<(usize, Line)> = Vec::new();
-    for c in 0..across {
-        let (lo, hi) = (c.saturating_sub(drift), (c + drift + 1).min(across));
+    for c in -(drift as isize)..(across + drift) as isize {
+        let lo = c.saturating_sub(drift as isize).clamp(0, across as isize) as usize;
+        let hi = (c + drift as isize + 1).clamp(0, across as isize) as usize;
         if prefix[hi] - prefix[lo] < need {
             continue;
         }
-        let mut top: Option<(usize, Line)> = None;
+        // The slope that covers the most; of equal ones, the one along which the ink is
+        // strongest (a wide band, such as a doubled margin, is covered by several slopes).
+        let strength = |line: &Line| -> f32 {
+            (0..len)
+                .filter(|&a| in_page(line, a))
+                .map(|a| px(a, line.at(a, len)))
+                .sum()
+        };
+        let mut top: Option<(usize, f32, Line)> = None;
         for s in -k..=k {
             let line = Line {
                 horizontal: view.horizontal,
@@ -220,11 +240,15 @@ fn find(level: &[f32], view: View, detect: f32) -> Vec<Line> {
                 hi: 0,
             };
             let n = cover(&line, 0, len);
-            if n >= need && top.is_none_or(|(m, _)| n > m) {
-                top = Some((n, line));
+            if !covered(n) || top.is_some_and(|(m, _, _)| n.0 < m) {
+                continue;
+            }
+            let sum = strength(&line);
+            if top.is_none_or(|(m, t, _)| n.0 > m || sum > t) {
+                top = Some((n.0, sum, line));
             }
         }
-        best.extend(top);
+        best.extend(top.map(|(n, _, line)| (n, line)));
     }
     // Strongest first; a line overlapping one already taken is the same line.
     best.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.centre.total_cmp(&b.1.centre)));
@@ -232,16 +256,19 @@ fn find(level: &[f32], view: View, detect: f32) -> Vec<Line> {
     let tenth = len.div_ceil(10);
     for (_, coarse) in best {
         let mut line = fit(coarse, len, &px, detect);
-        if cover(&line, 0, len) < need {
+        if !covered(cover(&line, 0, len)) {
             continue;
         }
         // The band: the offsets around the path where the line's profile (the lower quartile
-        // over the positions along, so a digit crossing half the page does not count) stands out from the paper
-        // beside it by a quarter of its height or more.
+        // over the positions along on the page, so a digit crossing half the page does not
+        // count) stands out from the paper beside it by a quarter of its height or more.
         let reach_out = max_thick + 3;
         let profile: Vec<f32> = (-reach_out..=reach_out)
             .map(|d| {
-                let mut v: Vec<f32> = (0..len).map(|a| px(a, line.at(a, len) + d)).collect();
+                let mut v: Vec<f32> = (0..len)
+                    .filter(|&a| in_page(&line, a))
+                    .map(|a| px(a, line.at(a, len) + d))
+                    .collect();
                 quantile(&mut v, 0.25)
             })
             .collect();
@@ -269,7 +296,8 @@ fn find(level: &[f32], view: View, detect: f32) -> Vec<Line> {
         line.hi = hi;
         let thin = hi - lo < max_thick;
         let reach = |from: usize, to: usize| {
-            cover(&line, from, to) as f32 >= END_COVER * (to - from) as f32
+            let (n, m) = cover(&line, from, to);
+            n as f32 >= END_COVER * m as f32
         };
         let overlaps = lines.iter().any(|o| {
             let (a0, a1) = (o.centre + (o.lo - 1) as f32, o.centre + (o.hi + 1) as f32);
