@@ -239,7 +239,20 @@ fn find(level: &[f32], view: View, detect: f32) -> Vec<Line> {
                 lo: 0,
                 hi: 0,
             };
-            let n = cover(&line, 0, len);
+            // Most slopes miss the line: stop counting as soon as too many positions did.
+            let allowed = (1.0 - COVER) * len as f32;
+            let (mut n, mut m) = (0usize, 0usize);
+            for a in 0..len {
+                let c = line.at(a, len);
+                if (0..across as isize).contains(&c) {
+                    m += 1;
+                    n += usize::from(on_at(a, c));
+                    if (m - n) as f32 > allowed {
+                        break;
+                    }
+                }
+            }
+            let n = (n, m);
             if !covered(n) || top.is_some_and(|(m, _, _)| n.0 < m) {
                 continue;
             }
@@ -255,6 +268,12 @@ fn find(level: &[f32], view: View, detect: f32) -> Vec<Line> {
     let mut lines: Vec<Line> = Vec::new();
     let tenth = len.div_ceil(10);
     for (_, coarse) in best {
+        // Near a line already taken: the same line, seen a pixel off.
+        if lines.iter().any(|o| {
+            (o.centre + (o.lo - 1) as f32..=o.centre + (o.hi + 1) as f32).contains(&coarse.centre)
+        }) {
+            continue;
+        }
         let mut line = fit(coarse, len, &px, detect);
         if !covered(cover(&line, 0, len)) {
             continue;
@@ -263,12 +282,15 @@ fn find(level: &[f32], view: View, detect: f32) -> Vec<Line> {
         // over the positions along on the page, so a digit crossing half the page does not
         // count) stands out from the paper beside it by a quarter of its height or more.
         let reach_out = max_thick + 3;
+        let path: Vec<(usize, isize)> = (0..len)
+            .filter(|&a| in_page(&line, a))
+            .map(|a| (a, line.at(a, len)))
+            .collect();
+        let mut v = Vec::with_capacity(path.len());
         let profile: Vec<f32> = (-reach_out..=reach_out)
             .map(|d| {
-                let mut v: Vec<f32> = (0..len)
-                    .filter(|&a| in_page(&line, a))
-                    .map(|a| px(a, line.at(a, len) + d))
-                    .collect();
+                v.clear();
+                v.extend(path.iter().map(|&(a, c)| px(a, c + d)));
                 quantile(&mut v, 0.25)
             })
             .collect();
