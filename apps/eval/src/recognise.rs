@@ -176,6 +176,8 @@ pub fn fields(r: &Recognition, names: &[&str]) -> serde_json::Map<String, Value>
             "ink_fraction": d.ink_fraction,
             "components": d.components,
             "specks": d.specks,
+            "horizontal_lines": d.horizontal_lines,
+            "vertical_lines": d.vertical_lines,
             "aspect": d.aspect,
             "fill": d.fill,
             "stroke": d.stroke,

@@ -1,7 +1,7 @@
 //! From a photo, scan or drawing of one handwritten digit to the 28x28 image an MNIST-style
 //! network expects, with diagnostics that tell when the picture holds no single digit.
 //!
-//! The steps, in order (MNIST's own recipe after the first three):
+//! The steps, in order (MNIST's own recipe after the first four):
 //!
 //! 1. **Grey.** Colour becomes luma; transparent pixels are composited onto the paper colour
 //!    (white under dark ink when the canvas itself is transparent).
@@ -9,16 +9,19 @@
 //!    (so a mild gradient or shadow goes), the noise level is measured there, and whichever
 //!    side of the paper holds more ink becomes bright ink on black: dark ink on light paper
 //!    is inverted, a white digit on black is kept.
-//! 3. **Ink.** Pixels that stand out from the paper by less than five noise deviations (and
+//! 3. **Paper lines.** Long thin straight lines that run edge to edge (ruled and squared
+//!    paper, a margin) are taken out, except where a stroke crosses or touches them; the
+//!    diagnostics count them.
+//! 4. **Ink.** Pixels that stand out from the paper by less than five noise deviations (and
 //!    a tenth of the ink's contrast) are paper; connected pieces that never reach half the
 //!    ink's contrast are smudges, and small pieces away from the main strokes (less than
 //!    [`Options::speck_fraction`] of the largest piece's ink) are specks. Both are dropped.
-//! 4. **Crop** to the ink's bounding box. A pen thinner than [`Options::min_stroke`] output
+//! 5. **Crop** to the ink's bounding box. A pen thinner than [`Options::min_stroke`] output
 //!    pixels is thickened first (a grey dilation), so that a fine pen on a large page does
 //!    not shrink to a faint hairline.
-//! 5. **Scale** so that the long side of the box is 20 pixels, keeping the aspect ratio, by
+//! 6. **Scale** so that the long side of the box is 20 pixels, keeping the aspect ratio, by
 //!    exact area averaging (each output pixel is the mean of the page area it covers).
-//! 6. **Centre**: shift by whole pixels so the intensity-weighted centre of mass lands
+//! 7. **Centre**: shift by whole pixels so the intensity-weighted centre of mass lands
 //!    nearest (14.0, 14.0) in pixel-centre coordinates 0..=27, as MNIST (and this crate's
 //!    generator) do, then scale so the brightest pixel is 1.
 //!
@@ -47,6 +50,7 @@
 //! ```
 
 mod components;
+mod lines;
 mod paper;
 mod resample;
 mod segment;
@@ -271,6 +275,12 @@ pub struct Diagnostics {
     pub components: usize,
     /// Pieces dropped as specks or faint smudges.
     pub specks: usize,
+    /// Long thin straight lines running left to right across the page (ruled paper, the rows
+    /// of squared paper) taken out before the ink was read.
+    pub horizontal_lines: usize,
+    /// Long thin straight lines running top to bottom (a margin, the columns of squared
+    /// paper) taken out before the ink was read.
+    pub vertical_lines: usize,
     /// The ink's bounding box; `None` on a blank page.
     pub ink_box: Option<InkBox>,
     /// Width over height of the ink's box (0 on a blank page).
@@ -309,6 +319,8 @@ pub fn prepare(page: &Page<'_>, options: &Options) -> Prepared {
         ink_fraction: 0.0,
         components: 0,
         specks: 0,
+        horizontal_lines: ink.lines.horizontal,
+        vertical_lines: ink.lines.vertical,
         ink_box: None,
         aspect: 0.0,
         fill: 0.0,

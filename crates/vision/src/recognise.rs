@@ -313,7 +313,8 @@ fn occlusion(model: &Sequential, input: &[f32], class: usize, base: f32) -> Resu
         .collect())
 }
 
-/// How the page looked, in one line: polarity, ink box, marks, pen width, what was dropped.
+/// How the page looked, in one line: polarity, ink box, marks, pen width, what was removed
+/// (paper lines) and dropped (specks).
 pub fn found(d: &Diagnostics) -> String {
     let Some(b) = d.ink_box else {
         return "no ink found".into();
@@ -335,6 +336,17 @@ pub fn found(d: &Diagnostics) -> String {
     );
     if d.thickened > 0 {
         write!(text, " (thickened)").ok();
+    }
+    let lines = d.horizontal_lines + d.vertical_lines;
+    if lines > 0 {
+        write!(
+            text,
+            ", {lines} paper line{} removed ({} across, {} down)",
+            if lines == 1 { "" } else { "s" },
+            d.horizontal_lines,
+            d.vertical_lines
+        )
+        .ok();
     }
     if d.specks > 0 {
         write!(

@@ -1,6 +1,7 @@
 //! From colour pixels to an ink map: grey conversion with alpha compositing, the paper level
 //! (a plane fitted to the page border), polarity, noise level and the ink thresholds.
 
+use super::lines::{self, Removed};
 use super::{Channels, Page};
 
 /// Rec. 601 luma weights, applied to the stored (gamma-encoded) values as JPEG does.
@@ -191,8 +192,33 @@ fn paper_plane(gray: &[f32], w: usize, h: usize) -> (Plane, f32) {
         plane = fit_plane(&inliers);
     }
     let mut res = abs_residuals(&plane, &inliers);
-    let noise = (1.4826 * quantile(&mut res, 0.5)).max(MIN_NOISE);
+    let spread = 1.4826 * quantile(&mut res, 0.5);
+    // Lines of ruled or squared paper that run inside the ring widen the spread without being
+    // noise; the difference between neighbours along the ring is (nearly) unmoved by them. It
+    // caps the spread at 1.5 times its value, which leaves noise that is only smooth (as in a
+    // JPEG, where neighbours differ less) as it was.
+    let along =
+        border_steps(gray, w, h).map_or(f32::INFINITY, |s| 1.4826 * s / std::f32::consts::SQRT_2);
+    let noise = spread.min(1.5 * along).max(MIN_NOISE);
     (plane, noise)
+}
+
+/// The median absolute difference of neighbouring pixels along the border ring (across the
+/// top and bottom rows, down the left and right columns); `None` when the ring has no such
+/// pairs.
+fn border_steps(gray: &[f32], w: usize, h: usize) -> Option<f32> {
+    let r = ring_width(w, h);
+    let mut steps = Vec::new();
+    for y in 0..h {
+        let row = &gray[y * w..(y + 1) * w];
+        if y < r || y + r >= h {
+            steps.extend(row.windows(2).map(|p| (p[1] - p[0]).abs()));
+        }
+    }
+    for x in (0..r.min(w)).chain(w.saturating_sub(r).max(r)..w) {
+        steps.extend((1..h).map(|y| (gray[y * w + x] - gray[(y - 1) * w + x]).abs()));
+    }
+    (!steps.is_empty()).then(|| quantile(&mut steps, 0.5))
 }
 
 /// What [`ink_map`] found.
@@ -210,9 +236,12 @@ pub(super) struct Ink {
     pub(super) low: f32,
     /// The paper's noise, a standard deviation in grey levels.
     pub(super) noise: f32,
+    /// The paper's own lines taken out of `level` (see [`lines::remove`]).
+    pub(super) lines: Removed,
 }
 
-/// Subtracts the paper plane, picks the polarity and measures the ink's contrast.
+/// Subtracts the paper plane, picks the polarity, takes out the paper's own lines (ruled,
+/// squared, a margin: see [`lines::remove`]) and measures the ink's contrast.
 ///
 /// Polarity: whichever side of the paper holds more ink mass beyond the noise threshold is the
 /// ink. A digit is thin marks on a large field, so that works for dark ink on light paper, for
@@ -235,16 +264,43 @@ pub(super) fn ink_map(gray: &[f32], w: usize, h: usize) -> Ink {
     }
     let inverted = dark > light;
     let sign = if inverted { -1.0 } else { 1.0 };
-    let level: Vec<f32> = residual.iter().map(|&r| (sign * r).max(0.0)).collect();
-    let mut above: Vec<f32> = level.iter().copied().filter(|&v| v > delta).collect();
-    let contrast = quantile(&mut above, 0.97);
+    let mut level: Vec<f32> = residual.iter().map(|&r| (sign * r).max(0.0)).collect();
+    let (contrast, low) = contrast_of(&level, delta);
+    let mut removed = Removed::default();
+    if contrast > 0.0 {
+        let mut cleaned = level.clone();
+        removed = lines::remove(&mut cleaned, w, h, 0.5 * delta, low);
+        // One line and nothing else is a drawing of a line (a 1 from edge to edge in a fine
+        // pen), not paper: it stays.
+        let left = cleaned.iter().filter(|&&v| v > low).count();
+        let lone = removed.horizontal + removed.vertical == 1 && left < 10;
+        if lone {
+            removed = Removed::default();
+        } else if removed != Removed::default() {
+            level = cleaned;
+        }
+    }
+    let (contrast, low) = if removed == Removed::default() {
+        (contrast, low)
+    } else {
+        contrast_of(&level, delta)
+    };
     Ink {
         level,
         inverted,
         contrast,
-        low: delta.max(0.1 * contrast),
+        low,
         noise,
+        lines: removed,
     }
+}
+
+/// The typical ink level of `level` (the 97th percentile of the pixels above `delta`; 0 when
+/// none is) and the level at or below which a pixel is not ink.
+fn contrast_of(level: &[f32], delta: f32) -> (f32, f32) {
+    let mut above: Vec<f32> = level.iter().copied().filter(|&v| v > delta).collect();
+    let contrast = quantile(&mut above, 0.97);
+    (contrast, delta.max(0.1 * contrast))
 }
 
 #[cfg(test)]

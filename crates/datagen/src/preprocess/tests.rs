@@ -334,3 +334,106 @@ proptest! {
         prop_assert!(out.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
     }
 }
+
+/// A `w x h` page of paper 0.95 with dark (0.1) rectangles `(x0, x1, y0, y1)` drawn on it.
+fn strokes(w: usize, h: usize, rects: &[(usize, usize, usize, usize)]) -> Vec<f32> {
+    let mut page = vec![0.95f32; w * h];
+    for &(x0, x1, y0, y1) in rects {
+        for y in y0..y1 {
+            for x in x0..x1 {
+                page[y * w + x] = 0.1;
+            }
+        }
+    }
+    page
+}
+
+/// `page` with faint lines printed under its ink: rows `rows` and columns `cols`, each
+/// `width` pixels, multiplying the paper by `shade` (ink stays as dark as it was).
+fn ruled(
+    page: &[f32],
+    w: usize,
+    rows: &[usize],
+    cols: &[usize],
+    width: usize,
+    shade: f32,
+) -> Vec<f32> {
+    page.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let (x, y) = (i % w, i / w);
+            let on = |at: &[usize], p: usize| at.iter().any(|&a| (a..a + width).contains(&p));
+            if v > 0.5 && (on(rows, y) || on(cols, x)) {
+                v * shade
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_seven_on_ruled_paper_with_a_margin_reads_as_on_plain_paper() {
+    let (w, h) = (200, 200);
+    // A 7: its bar (rows 50..58) lies on a ruled line (rows 54, 55), its stem crosses three more.
+    let plain = strokes(w, h, &[(60, 140, 50, 58), (128, 136, 50, 170)]);
+    let rows: Vec<usize> = (0..6).map(|k| 24 + 30 * k).collect();
+    let page = ruled(&plain, w, &rows, &[30], 2, 0.8);
+    let lined = run(&page, w, h);
+    let clean = run(&plain, w, h);
+    let d = &lined.diagnostics;
+    assert_eq!((d.horizontal_lines, d.vertical_lines), (6, 1), "{d:?}");
+    assert_eq!(d.ink_box, clean.diagnostics.ink_box, "{d:?}");
+    assert_eq!(d.concern, None);
+    assert_eq!(d.ink_fraction, clean.diagnostics.ink_fraction, "{d:?}");
+    assert!(distance(&lined.pixels, &clean.pixels) < 0.01);
+    assert_eq!(
+        clean.diagnostics.horizontal_lines + clean.diagnostics.vertical_lines,
+        0
+    );
+}
+
+#[test]
+fn a_one_on_squared_paper_keeps_its_stroke() {
+    let (w, h) = (160, 200);
+    // A 1 as thin as the pen allows (3 pixels), crossing six rows of a 20-pixel grid, with a
+    // column of the grid running beside it two pixels away (so it is not touching it).
+    let plain = strokes(w, h, &[(80, 83, 40, 160)]);
+    let grid: Vec<usize> = (0..10).map(|k| 5 + 20 * k).collect();
+    let page = ruled(&plain, w, &grid, &grid[..8], 1, 0.45);
+    let lined = run(&page, w, h);
+    let clean = run(&plain, w, h);
+    let d = &lined.diagnostics;
+    assert_eq!((d.horizontal_lines, d.vertical_lines), (10, 8), "{d:?}");
+    assert_eq!(d.ink_box, clean.diagnostics.ink_box, "{d:?}");
+    // Every pixel of the stroke kept, no pixel of the grid left.
+    assert_eq!(d.ink_fraction, clean.diagnostics.ink_fraction, "{d:?}");
+    assert!(distance(&lined.pixels, &clean.pixels) < 0.01);
+}
+
+#[test]
+fn a_lone_hairline_from_edge_to_edge_is_a_drawing_not_paper() {
+    let (w, h) = (120, 150);
+    let page = strokes(w, h, &[(60, 61, 0, 150)]);
+    let d = run(&page, w, h).diagnostics;
+    assert_eq!((d.horizontal_lines, d.vertical_lines), (0, 0));
+    assert_eq!(
+        d.ink_box,
+        Some(InkBox {
+            x: 60,
+            y: 0,
+            width: 1,
+            height: 150
+        })
+    );
+}
+
+#[test]
+fn an_empty_ruled_page_is_blank() {
+    let (w, h) = (200, 150);
+    let rows: Vec<usize> = (0..5).map(|k| 10 + 30 * k).collect();
+    let page = ruled(&vec![0.95; w * h], w, &rows, &[25], 2, 0.7);
+    let d = run(&page, w, h).diagnostics;
+    assert_eq!((d.horizontal_lines, d.vertical_lines), (5, 1), "{d:?}");
+    assert_eq!(d.concern, Some(Concern::Blank), "{d:?}");
+}
