@@ -116,8 +116,8 @@ pub fn nondigit_into(seed: u64, index: u64, out: &mut [f32]) -> NonDigit {
             let radius = 1.22 * radius_scale * exp(rng.bell(0.23));
             frame::fit(&mut path, radius, soft);
             let mut canvas = [0.0f32; CANVAS * CANVAS];
-            draw_path(&mut canvas, CANVAS, &path, radius, soft);
-            frame::centre_into(&canvas, out);
+            let ink = draw_path(&mut canvas, CANVAS, &path, radius, soft);
+            frame::centre_into(&canvas, ink, out);
         }
     }
     kind
