@@ -87,15 +87,16 @@ pub(crate) fn sin_cos(x: f32) -> (f32, f32) {
 
 /// `e^x` for `x <= 0`, accurate to about 3e-7 relative; 0 below -80.
 ///
-/// Written without branches or library calls so that the compiler can compute it for
-/// several values at once (the elastic field calls it 14 times a path point). Every result
-/// is bit for bit what [`exp_neg_reference`] (the plain definition, in the tests) gives:
-/// checked for a spread of every input there, and for every single `f32` in [-80, 0] by an
-/// ignored test (`cargo test -p datagen --release -- --ignored exp_neg`).
+/// Written without branches, library calls or float-to-integer conversions, so that the
+/// compiler can compute it for several values at once (the elastic field calls it 14 times
+/// a path point). Every result is bit for bit what [`exp_neg_reference`] (the plain
+/// definition, in the tests) gives: checked for a spread of inputs and around every rounding
+/// tie, and for every single `f32` in [-81, 0] by an ignored test
+/// (`cargo test -p datagen --release --lib -- --ignored exp_neg`).
 #[inline]
 pub(crate) fn exp_neg(x: f32) -> f32 {
     // e^x = 2^k e^r with |r| <= ln2 / 2.
-    let k = round_non_positive(x * std::f32::consts::LOG2_E);
+    let k = round_small(x * std::f32::consts::LOG2_E);
     // ln 2 in two parts (Cody-Waite): k * LN2_HI is exact, so r keeps its low bits.
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
@@ -104,12 +105,13 @@ pub(crate) fn exp_neg(x: f32) -> f32 {
         + r * (1.0
             + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r / 720.0)))));
     // 2^k by building the exponent bits; k >= -116 here, so scale in two steps to stay normal.
-    // (Below -80, where the result is 0, k may be anything; `as` saturates, and halving keeps
-    // `e + 127` far from overflowing.)
-    let k = k as i32;
+    // k is a whole number of at most 2^22 in size here, so `k + ROUNDER` is exact and its
+    // bits are ROUNDER's plus k. (Below -80, where the result is 0, k may be anything: the
+    // integer steps wrap instead of overflowing.)
+    let k = ((k + ROUNDER).to_bits() as i32).wrapping_sub(ROUNDER.to_bits() as i32);
     let half = k / 2;
-    let pow = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
-    let e = p * pow(half) * pow(k - half);
+    let pow = |e: i32| f32::from_bits((e.wrapping_add(127) as u32) << 23);
+    let e = p * pow(half) * pow(k.wrapping_sub(half));
     if x < -80.0 {
         0.0
     } else {
@@ -117,16 +119,20 @@ pub(crate) fn exp_neg(x: f32) -> f32 {
     }
 }
 
-/// `v.round()` (half away from zero) for `v` in [-2^31, 0], up to the sign of a zero result
-/// (always `+0.0` here), in plain arithmetic: `f32::round` is a library call on the baseline
-/// x86-64 target. `t - v` is exact (the fraction of a float is a float).
+/// 1.5 * 2^23: adding it to an `f32` of size below 2^22 rounds that to a whole number (to
+/// nearest, ties to even), since the sum's last bit is worth 1.
+const ROUNDER: f32 = 12_582_912.0;
+
+/// `v.round()` (half away from zero) for `v` in [-2^22, 0], up to the sign of a zero result,
+/// in plain arithmetic (`f32::round` is a library call on the baseline x86-64 target): round
+/// to nearest even, then move the ties that went up back down. `n - v` is exact there.
 #[inline]
-fn round_non_positive(v: f32) -> f32 {
-    let t = (v as i32) as f32;
-    if t - v >= 0.5 {
-        t - 1.0
+fn round_small(v: f32) -> f32 {
+    let n = (v + ROUNDER) - ROUNDER;
+    if n - v == 0.5 {
+        n - 1.0
     } else {
-        t
+        n
     }
 }
 

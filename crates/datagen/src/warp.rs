@@ -103,11 +103,9 @@ impl ElasticField {
         }
         for l in 0..LANES {
             let var = qx[l] * qy[l] / 3.0;
-            let k = if var > 1e-20 {
-                self.amplitude / var.sqrt()
-            } else {
-                0.0
-            };
+            // Computed in every lane, kept where the variance is not negligible.
+            let scale = self.amplitude / var.sqrt();
+            let k = if var > 1e-20 { scale } else { 0.0 };
             sx[l] *= k;
             sy[l] *= k;
         }
