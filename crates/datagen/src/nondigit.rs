@@ -11,7 +11,7 @@ use std::f32::consts::{PI, TAU};
 
 use rayon::prelude::*;
 
-use crate::dataset::{to_byte, Dataset};
+use crate::dataset::{to_bytes, Dataset};
 use crate::frame::{self, CANVAS};
 use crate::path::{Knot, Path, Pt};
 use crate::render::draw_path;
@@ -138,9 +138,7 @@ pub fn nondigits(seed: u64, start: u64, count: usize) -> Dataset {
         .for_each(|(i, dst)| {
             let mut buf = [0.0f32; IMAGE_LEN];
             nondigit_into(seed, start.wrapping_add(i as u64), &mut buf);
-            for (d, &v) in dst.iter_mut().zip(&buf) {
-                *d = to_byte(v);
-            }
+            to_bytes(&buf, dst);
         });
     let labels = (0..count as u64)
         .map(|i| NonDigit::of(start.wrapping_add(i)) as u8)
@@ -694,6 +692,7 @@ fn silhouette(rng: &mut SampleRng, out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataset::to_byte;
 
     // See: issue #15
     #[test]

@@ -8,6 +8,7 @@
 //! Overlapping strokes take the maximum, as ink does, never the sum.
 
 use crate::path::{Path, Pt};
+use crate::rng::ROUNDER;
 
 /// The rectangle of pixels a drawing touched, inclusive on every side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,12 +123,39 @@ const LANE: [f32; LANES] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
 /// below it is an exact `f32`, so `x0 as f32 + l` is `(x0 + l) as f32`.
 const LANE_WIDTH_LIMIT: usize = 1 << 24;
 
+/// `v.floor()` bit for bit; in plain arithmetic below 2^22 in size, where `f32::floor` is a
+/// library call on the baseline x86-64 target (see `ROUNDER`). A zero result keeps the sign
+/// of `v`, as `floor`'s does.
+#[inline]
+fn floor(v: f32) -> f32 {
+    if v.abs() < 4_194_304.0 {
+        let n = (v + ROUNDER) - ROUNDER;
+        let n = if n > v { n - 1.0 } else { n };
+        n.copysign(v)
+    } else {
+        v.floor()
+    }
+}
+
+/// `v.ceil()` bit for bit, as [`floor`].
+#[inline]
+fn ceil(v: f32) -> f32 {
+    if v.abs() < 4_194_304.0 {
+        let n = (v + ROUNDER) - ROUNDER;
+        let n = if n < v { n + 1.0 } else { n };
+        n.copysign(v)
+    } else {
+        v.ceil()
+    }
+}
+
 /// Draws the capsule from `a` (radius `ra`) to `b` (radius `rb`) onto a `width x height` image
 /// and returns the rectangle it went over (`None` when that is empty).
 ///
 /// Every pixel gets exactly what [`draw_segment_reference`] gives it: the same operations in
 /// the same order, only `py * dy` and `rb - ra` computed once per row and segment instead of
-/// once per pixel, and [`LANES`] pixels of a row at a time.
+/// once per pixel, [`LANES`] pixels of a row at a time, and the box's edges rounded by
+/// [`floor`] and [`ceil`] instead of library calls.
 #[allow(clippy::too_many_arguments)]
 fn draw_segment(
     img: &mut [f32],
@@ -143,10 +171,10 @@ fn draw_segment(
         return draw_segment_reference(img, width, height, a, b, ra, rb, soft);
     }
     let reach = ra.max(rb) + soft;
-    let x0 = (a.x.min(b.x) - reach).ceil().max(0.0);
-    let x1 = (a.x.max(b.x) + reach).floor().min(width as f32 - 1.0);
-    let y0 = (a.y.min(b.y) - reach).ceil().max(0.0);
-    let y1 = (a.y.max(b.y) + reach).floor().min(height as f32 - 1.0);
+    let x0 = ceil(a.x.min(b.x) - reach).max(0.0);
+    let x1 = floor(a.x.max(b.x) + reach).min(width as f32 - 1.0);
+    let y0 = ceil(a.y.min(b.y) - reach).max(0.0);
+    let y1 = floor(a.y.max(b.y) + reach).min(height as f32 - 1.0);
     if x0 > x1 || y0 > y1 {
         return None;
     }
@@ -340,6 +368,40 @@ mod tests {
             assert_eq!(t_fast, t_plain, "case {case}");
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&fast), bits(&plain), "case {case}: {width}x{height}");
+        }
+    }
+
+    /// `floor` and `ceil` against `f32`'s for every `stride`-th bit pattern and around every
+    /// whole number up to 64 and the 2^22 switch; the number of values checked.
+    fn check_floor_ceil(stride: usize) -> usize {
+        let mut values: Vec<f32> = (0..=u32::MAX).step_by(stride).map(f32::from_bits).collect();
+        for k in (0..=64).map(|k| k as f32).chain([4_194_304.0, 8_388_608.0]) {
+            for v in [k, -k, k + 0.5, -k - 0.5] {
+                let b = v.to_bits();
+                values.extend((b.saturating_sub(4)..b + 4).map(f32::from_bits));
+            }
+        }
+        values.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN]);
+        for &v in &values {
+            assert_eq!(floor(v).to_bits(), v.floor().to_bits(), "floor({v:e})");
+            assert_eq!(ceil(v).to_bits(), v.ceil().to_bits(), "ceil({v:e})");
+        }
+        values.len()
+    }
+
+    #[test]
+    fn floor_and_ceil_are_the_library_ones() {
+        assert!(check_floor_ceil(4099) > 1_000_000);
+    }
+
+    /// Every f32: 4.3 billion values, a minute or two in release.
+    #[test]
+    #[ignore = "exhaustive; run with --release --lib -- --ignored floor_and_ceil"]
+    fn floor_and_ceil_are_the_library_ones_everywhere() {
+        for b in 0..=u32::MAX {
+            let v = f32::from_bits(b);
+            assert_eq!(floor(v).to_bits(), v.floor().to_bits(), "floor({v:e})");
+            assert_eq!(ceil(v).to_bits(), v.ceil().to_bits(), "ceil({v:e})");
         }
     }
 

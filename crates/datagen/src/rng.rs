@@ -121,7 +121,7 @@ pub(crate) fn exp_neg(x: f32) -> f32 {
 
 /// 1.5 * 2^23: adding it to an `f32` of size below 2^22 rounds that to a whole number (to
 /// nearest, ties to even), since the sum's last bit is worth 1.
-const ROUNDER: f32 = 12_582_912.0;
+pub(crate) const ROUNDER: f32 = 12_582_912.0;
 
 /// `v.round()` (half away from zero) for `v` in [-2^22, 0], up to the sign of a zero result,
 /// in plain arithmetic (`f32::round` is a library call on the baseline x86-64 target): round
