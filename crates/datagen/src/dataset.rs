@@ -193,16 +193,22 @@ mod tests {
     /// `to_bytes` against `to_byte` for every `stride`-th f32 bit pattern (and the ones just
     /// around every byte boundary); the number of values checked.
     fn check_to_bytes(stride: usize) -> usize {
-        let mut src: Vec<f32> = (0..=u32::MAX)
-            .step_by(stride)
-            .map(f32::from_bits)
-            .collect();
+        let mut src: Vec<f32> = (0..=u32::MAX).step_by(stride).map(f32::from_bits).collect();
         for p in 0..=256u32 {
             let edge = (p as f32 - 0.5) / 255.0;
             let b = edge.to_bits();
             src.extend((b.saturating_sub(8)..b + 8).map(f32::from_bits));
         }
-        src.extend([0.0, -0.0, 1.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30]);
+        src.extend([
+            0.0,
+            -0.0,
+            1.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e30,
+            -1e30,
+        ]);
         let mut dst = vec![0u8; src.len()];
         to_bytes(&src, &mut dst);
         for (&v, &d) in src.iter().zip(&dst) {

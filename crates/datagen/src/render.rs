@@ -381,7 +381,13 @@ mod tests {
                 values.extend((b.saturating_sub(4)..b + 4).map(f32::from_bits));
             }
         }
-        values.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN]);
+        values.extend([
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+        ]);
         for &v in &values {
             assert_eq!(floor(v).to_bits(), v.floor().to_bits(), "floor({v:e})");
             assert_eq!(ceil(v).to_bits(), v.ceil().to_bits(), "ceil({v:e})");
