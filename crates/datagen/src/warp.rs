@@ -62,6 +62,8 @@ impl ElasticField {
     ///
     /// Each lane does the plain computation with every operation in its order (written as
     /// loops over the lanes so that the compiler computes the lanes together).
+    // Indices, not iterators: every loop walks several arrays by the same node or lane.
+    #[allow(clippy::needless_range_loop)]
     fn at_lanes(&self, xs: &[f32; LANES], ys: &[f32; LANES]) -> ([f32; LANES], [f32; LANES]) {
         let mut gx = [[0.0f32; LANES]; NODES];
         let mut gy = [[0.0f32; LANES]; NODES];
