@@ -10,6 +10,7 @@
 //! with the pixel grid, and the shift is by whole pixels.
 
 use crate::path::{Path, Pt};
+use crate::render::Touched;
 use crate::{IMAGE_LEN, IMAGE_SIDE};
 
 /// Side of the working canvas: the 28x28 image plus room to shift by the centre of mass.
@@ -129,12 +130,23 @@ fn solve_scale(
 
 /// Copies the 28x28 window of `canvas` whose centre of mass comes nearest [`CENTRE`] into
 /// `out`, scaled so that its brightest pixel is 1. An empty canvas gives an empty image.
-pub(crate) fn centre_into(canvas: &[f32], out: &mut [f32]) {
+///
+/// `ink` is the rectangle [`draw_path`](crate::render::draw_path) reports: every pixel
+/// outside it must be `+0.0`. Those pixels add exactly nothing to the sums (every partial sum
+/// is `+0.0` or positive, and `s + 0.0 == s` for those), so only the rectangle is summed, in
+/// the same order as over the whole canvas.
+pub(crate) fn centre_into(canvas: &[f32], ink: Option<Touched>, out: &mut [f32]) {
     debug_assert!(canvas.len() == CANVAS * CANVAS && out.len() == IMAGE_LEN);
+    let Some(ink) = ink else {
+        out.fill(0.0);
+        return;
+    };
+    debug_assert!(ink.x1 < CANVAS && ink.y1 < CANVAS);
     let (mut mass, mut mx, mut my, mut peak) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    for (y, row) in canvas.chunks_exact(CANVAS).enumerate() {
+    for y in ink.y0..=ink.y1 {
+        let row = &canvas[y * CANVAS..][ink.x0..=ink.x1];
         let mut row_mass = 0.0f32;
-        for (x, &v) in row.iter().enumerate() {
+        for (x, &v) in (ink.x0..).zip(row) {
             row_mass += v;
             mx += v * x as f32;
             peak = peak.max(v);
@@ -154,5 +166,78 @@ pub(crate) fn centre_into(canvas: &[f32], out: &mut [f32]) {
         for (d, &s) in dst.iter_mut().zip(src) {
             *d = s * inv;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SampleRng;
+
+    /// The framing as it was: sums over the whole canvas.
+    fn centre_into_reference(canvas: &[f32], out: &mut [f32]) {
+        let (mut mass, mut mx, mut my, mut peak) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for (y, row) in canvas.chunks_exact(CANVAS).enumerate() {
+            let mut row_mass = 0.0f32;
+            for (x, &v) in row.iter().enumerate() {
+                row_mass += v;
+                mx += v * x as f32;
+                peak = peak.max(v);
+            }
+            mass += row_mass;
+            my += row_mass * y as f32;
+        }
+        if mass <= 0.0 || peak <= 0.0 {
+            out.fill(0.0);
+            return;
+        }
+        let offset = |c: f32| (c / mass - CENTRE).round().clamp(0.0, 2.0 * MARGIN as f32) as usize;
+        let (ox, oy) = (offset(mx), offset(my));
+        let inv = 1.0 / peak;
+        for (y, dst) in out.chunks_exact_mut(IMAGE_SIDE).enumerate() {
+            let src = &canvas[(y + oy) * CANVAS + ox..][..IMAGE_SIDE];
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s * inv;
+            }
+        }
+    }
+
+    #[test]
+    fn summing_the_inked_rectangle_gives_the_whole_canvas_sums_bit_for_bit() {
+        let mut rng = SampleRng::new(2, 9);
+        for case in 0..2000 {
+            let mut canvas = [0.0f32; CANVAS * CANVAS];
+            let pick = |rng: &mut SampleRng| (rng.unit() * CANVAS as f32) as usize;
+            let (xa, xb, ya, yb) = (
+                pick(&mut rng),
+                pick(&mut rng),
+                pick(&mut rng),
+                pick(&mut rng),
+            );
+            let ink = Touched {
+                x0: xa.min(xb),
+                x1: xa.max(xb),
+                y0: ya.min(yb),
+                y1: ya.max(yb),
+            };
+            // Ink of every brightness, some pixels of the rectangle blank, a few
+            // rectangles blank altogether.
+            let density = if case % 10 == 0 { 0.0 } else { rng.unit() };
+            for y in ink.y0..=ink.y1 {
+                for x in ink.x0..=ink.x1 {
+                    if rng.chance(density) {
+                        canvas[y * CANVAS + x] = rng.unit() * rng.unit();
+                    }
+                }
+            }
+            let (mut fast, mut plain) = ([1.0f32; IMAGE_LEN], [1.0f32; IMAGE_LEN]);
+            centre_into(&canvas, Some(ink), &mut fast);
+            centre_into_reference(&canvas, &mut plain);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "case {case}");
+        }
+        let mut out = [1.0f32; IMAGE_LEN];
+        centre_into(&[0.0; CANVAS * CANVAS], None, &mut out);
+        assert!(out.iter().all(|&v| v == 0.0));
     }
 }

@@ -1,6 +1,6 @@
 //! The public entry points: one sample, or a whole data set in parallel.
 
-use crate::dataset::{to_byte, Dataset};
+use crate::dataset::{to_bytes, Dataset};
 use crate::rng::SampleRng;
 use crate::style::Style;
 use crate::{segments, strokes};
@@ -65,7 +65,7 @@ pub fn sample_allograph_into(seed: u64, index: u64, label: u8, allograph: usize,
 }
 
 /// Samples `start..start + count` of the stream `seed` in `style`, drawn in parallel with rayon
-/// and stored as bytes ([`to_byte`]).
+/// and stored as bytes ([`to_byte`](crate::to_byte)).
 ///
 /// The result is the same, byte for byte, whatever the number of threads: every image depends
 /// only on its own index. Indices past `u64::MAX` wrap around.
@@ -84,9 +84,7 @@ pub fn generate(style: Style, seed: u64, start: u64, count: usize) -> Dataset {
         .for_each(|(i, dst)| {
             let mut buf = [0.0f32; IMAGE_LEN];
             sample_into(style, seed, start.wrapping_add(i as u64), &mut buf);
-            for (d, &v) in dst.iter_mut().zip(&buf) {
-                *d = to_byte(v);
-            }
+            to_bytes(&buf, dst);
         });
     let labels = (0..count as u64)
         .map(|i| label_of(start.wrapping_add(i)))

@@ -62,13 +62,67 @@ pub(crate) fn draw(rng: &mut SampleRng, label: u8, out: &mut [f32]) {
     }
     let mut scratch = [0.0f32; IMAGE_LEN];
     blur3(out, &mut scratch, IMAGE_SIDE);
-    let (lo, hi) = out
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
+    let (lo, hi) = min_max(out);
     let k = if hi > lo { 1.0 / (hi - lo) } else { 0.0 };
     for v in out.iter_mut() {
         *v = ((*v - lo) * k).clamp(0.0, 1.0);
+    }
+}
+
+/// `(min, max)` of `values` (infinite for none), as a fold with `f32::min` and `f32::max`
+/// gives them, computed in 8 lanes. Exact: for values that are neither NaN nor -0.0 (these
+/// are sums of products of non-negative values with +0.0 and positive numbers), the minimum
+/// and maximum do not depend on the order they are taken in.
+fn min_max(values: &[f32]) -> (f32, f32) {
+    debug_assert!(values
+        .iter()
+        .all(|v| !v.is_nan() && v.to_bits() != (-0.0f32).to_bits()));
+    let mut lo = [f32::INFINITY; 8];
+    let mut hi = [f32::NEG_INFINITY; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for l in 0..8 {
+            lo[l] = lo[l].min(chunk[l]);
+            hi[l] = hi[l].max(chunk[l]);
+        }
+    }
+    let fold = |(a, b): (f32, f32), &v: &f32| (a.min(v), b.max(v));
+    let lanes = lo
+        .iter()
+        .zip(&hi)
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |acc, (&l, &h)| {
+            (acc.0.min(l), acc.1.max(h))
+        });
+    chunks.remainder().iter().fold(lanes, fold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_max_is_the_plain_fold() {
+        let mut rng = SampleRng::new(1, 5);
+        for n in [0, 1, 7, 8, 9, 100, 784] {
+            let v: Vec<f32> = (0..n)
+                .map(|_| {
+                    if rng.chance(0.2) {
+                        0.0
+                    } else {
+                        rng.range(0.0, 3.0)
+                    }
+                })
+                .collect();
+            let plain = v
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            let got = min_max(&v);
+            assert_eq!(
+                (got.0.to_bits(), got.1.to_bits()),
+                (plain.0.to_bits(), plain.1.to_bits())
+            );
+        }
     }
 }

@@ -44,8 +44,8 @@ pub(crate) fn draw(rng: &mut SampleRng, label: u8, form: Option<usize>, out: &mu
     let (radius, soft) = pen(rng, label % 10);
     frame::fit(&mut path, radius, soft);
     let mut canvas = [0.0f32; CANVAS * CANVAS];
-    draw_path(&mut canvas, CANVAS, &path, radius, soft);
-    frame::centre_into(&canvas, out);
+    let ink = draw_path(&mut canvas, CANVAS, &path, radius, soft);
+    frame::centre_into(&canvas, ink, out);
 }
 
 /// The pen for a `label` (in range): radius in final pixels (at the half-ink edge) and edge
