@@ -481,14 +481,15 @@ fn letter(rng: &mut SampleRng, path: &mut Path) {
 fn pair(rng: &mut SampleRng, seed: u64, index: u64, out: &mut [f32]) {
     let mut a = [0.0f32; IMAGE_LEN];
     let mut b = [0.0f32; IMAGE_LEN];
-    // Indices of their own (label = index % 10), the two labels drawn at random.
-    let base = (3u64 << 40) + 20 * index;
+    // Indices of their own (label = index % 10), the two labels drawn at random; wrapping
+    // past u64::MAX like every other index.
+    let base = (3u64 << 40).wrapping_add(index.wrapping_mul(20));
     let (da, db) = (
         (rng.unit() * 10.0) as u64 % 10,
         (rng.unit() * 10.0) as u64 % 10,
     );
-    sample_into(Style::Strokes, seed, base + da, &mut a);
-    sample_into(Style::Strokes, seed, base + 10 + db, &mut b);
+    sample_into(Style::Strokes, seed, base.wrapping_add(da), &mut a);
+    sample_into(Style::Strokes, seed, base.wrapping_add(10 + db), &mut b);
     let gap = rng.range(-1.0, 3.0);
     let half = (IMAGE_SIDE as f32 - gap) / 2.0;
     out.fill(0.0);
@@ -752,6 +753,19 @@ fn silhouette(rng: &mut SampleRng, out: &mut [f32]) {
 mod tests {
     use super::*;
     use crate::dataset::to_byte;
+
+    /// Indices wrap past u64::MAX, as `generate`'s do (the pair kind's digit indices too:
+    /// the test profile checks overflow).
+    #[test]
+    fn nondigits_wrap_past_the_last_index() {
+        let mut kinds = std::collections::HashSet::new();
+        for index in (u64::MAX - 40)..=u64::MAX {
+            let mut a = vec![0.0; IMAGE_LEN];
+            kinds.insert(nondigit_into(2, index, &mut a) as u8);
+        }
+        assert!(kinds.len() > 3, "{kinds:?}");
+        assert_eq!(nondigits(2, u64::MAX - 5, 10).len(), 10);
+    }
 
     // See: issue #15
     #[test]
