@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Parser)]
 #[command(name = "digits-train", version, about, long_about)]
 pub struct Cli {
-    /// Passes over the training set [default: 3].
+    /// Passes over the training set [default: 3; 8 for --arch lenet on synthetic digits].
     #[arg(long, value_name = "N", value_parser = values::at_least_one, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
     /// Images per step [default: 64].
@@ -53,7 +53,7 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Training images: synthetic ones to make (each epoch's with --epoch-data fresh), or the
-    /// first N of the IDX training set [default: 60000; 100000 for --arch lenet on synthetic
+    /// first N of the IDX training set [default: 60000; 50000 for --arch lenet on synthetic
     /// digits].
     #[arg(long, value_name = "N", value_parser = values::at_least_one, allow_negative_numbers = true)]
     pub train_size: Option<usize>,
