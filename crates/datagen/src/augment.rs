@@ -88,7 +88,7 @@ impl Augment {
         );
         let (map, words) = Draw::new(self, seed, key).map(rows, cols);
         with_scratch(|s| {
-            let elastic = self.elastic_field(s, &words, rows, cols);
+            let field = self.elastic_field(s, &words, rows, cols);
             let wp = cols + 2 * PAD;
             // The border is never written: it stays zero while the shape stays the same.
             if s.plane_shape != Some((rows, cols)) {
@@ -100,7 +100,11 @@ impl Augment {
                 let at = (y + PAD) * wp + PAD;
                 s.plane[at..at + cols].copy_from_slice(src);
             }
-            let field = elastic.then(|| &s.field[..2 * rows * cols]);
+            let field = field.map(|(stride, scale)| Field {
+                values: &s.field,
+                stride,
+                scale,
+            });
             sample(out, Floats(&s.plane), field, &map);
         });
     }
@@ -126,7 +130,7 @@ impl Augment {
         );
         let (map, words) = Draw::new(self, seed, key).map(rows, cols);
         with_scratch(|s| {
-            let elastic = self.elastic_field(s, &words, rows, cols);
+            let field = self.elastic_field(s, &words, rows, cols);
             let wp = cols + 2 * PAD;
             let hp = rows + 2 * PAD;
             // The border (and one byte after the plane) is never written: it stays zero
@@ -140,43 +144,74 @@ impl Augment {
             }
             for (y, src) in image.chunks_exact(cols.max(1)).enumerate() {
                 let at = (y + PAD) * wp + PAD;
-                s.bytes[at..at + cols].copy_from_slice(src);
+                copy_row(&mut s.bytes[at..at + cols], src);
             }
-            let field = elastic.then(|| &s.field[..2 * rows * cols]);
+            let field = field.map(|(stride, scale)| Field {
+                values: &s.field,
+                stride,
+                scale,
+            });
             sample_bytes(out, &mut s.quads, &s.bytes, field, &map);
         });
     }
 
-    /// Makes this image's elastic field in `s.field` (x then y displacements, `rows x
-    /// cols` each); `false` when the field is off.
-    fn elastic_field(&self, s: &mut Scratch, words: &Words, rows: usize, cols: usize) -> bool {
+    /// Makes this image's elastic field in `s.field` (see [`Field`]); its row stride and
+    /// scale, or `None` when the field is off.
+    fn elastic_field(
+        &self,
+        s: &mut Scratch,
+        words: &Words,
+        rows: usize,
+        cols: usize,
+    ) -> Option<(usize, f32)> {
         if !(self.elastic_alpha > 0.0) || rows * cols == 0 {
-            return false;
+            return None;
         }
         s.set_kernels(rows, cols, self.elastic_sigma);
         let Scratch {
             noise,
             coarse,
-            acc,
             field,
             kernels,
             ..
         } = s;
         let k = kernels.as_ref().expect("kernels were just set");
-        let grid = k.nx * k.ny;
-        noise.resize(2 * grid, 0.0);
+        noise.resize(2 * k.nx * k.ny, 0.0);
         words.fill_unit_range(NOISE_FROM, -1.0, 1.0, noise);
         coarse.resize(k.ny * k.width, 0.0);
-        acc.resize(k.width, 0.0);
-        let len = rows * cols;
-        field.resize(2 * len, 0.0);
-        let (fx, fy) = field.split_at_mut(len);
-        let (nx_, ny_) = noise.split_at(grid);
-        spread(fx, coarse, acc, nx_, k, rows, cols);
-        spread(fy, coarse, acc, ny_, k, rows, cols);
-        normalise(field, FIELD_GAIN * self.elastic_alpha);
-        true
+        field.resize(2 * rows * k.width, 0.0);
+        let max = spread(field, coarse, noise, k, rows);
+        // Scaled to a largest component of FIELD_GAIN alpha (a zero field stays zero).
+        let scale = if max > 0.0 {
+            FIELD_GAIN * self.elastic_alpha / max
+        } else {
+            1.0
+        };
+        Some((k.width, scale))
     }
+}
+
+/// `dst` = `src` (a row of a few dozen bytes) in 8-byte words: short fixed-size copies
+/// that compile to moves, where a `copy_from_slice` of a run-time length calls `memcpy`.
+#[inline(always)]
+fn copy_row(dst: &mut [u8], src: &[u8]) {
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        d.copy_from_slice(s);
+    }
+    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = *s;
+    }
+}
+
+/// An elastic displacement field as the sampler reads it: `rows` rows of `stride` values
+/// of x displacements, then as many of y displacements, each to be multiplied by `scale`.
+#[derive(Debug, Clone, Copy)]
+struct Field<'a> {
+    values: &'a [f32],
+    stride: usize,
+    scale: f32,
 }
 
 /// Zero pixels on each side of the sampled plane. Sample coordinates are clamped to
@@ -403,9 +438,7 @@ struct Scratch {
     noise: Vec<f32>,
     /// The weights spread along x: one row of `width` lanes per y control point.
     coarse: Vec<f32>,
-    /// One row of `width` lanes.
-    acc: Vec<f32>,
-    /// The elastic field, x displacements then y displacements.
+    /// The elastic field before its scale (see [`Field`]).
     field: Vec<f32>,
     /// The kernels of the last shape and sigma.
     kernels: Option<Kernels>,
@@ -467,30 +500,23 @@ fn row_width(cols: usize) -> usize {
     }
 }
 
-/// One half of the elastic field: `field[y][x] = sum_i y_kernel[y][i] * (sum_j
-/// noise[i][j] * x_kernel[j][x])`, each sum in ascending order from 0. Compiled for the
-/// best instruction set of the CPU.
-fn spread(
-    field: &mut [f32],
-    coarse: &mut [f32],
-    acc: &mut [f32],
-    noise: &[f32],
-    k: &Kernels,
-    rows: usize,
-    cols: usize,
-) {
+/// The elastic field: for each half (x then y, `rows` rows of `k.width` lanes each, the
+/// lanes past `cols` zero), `field[y][x] = sum_i y_kernel[y][i] * (sum_j noise[i][j] *
+/// x_kernel[j][x])`, each sum in ascending order from 0. Returns the largest magnitude of
+/// the field. Compiled for the best instruction set of the CPU.
+fn spread(field: &mut [f32], coarse: &mut [f32], noise: &[f32], k: &Kernels, rows: usize) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512 F (checked on the line above).
-            return unsafe { spread_avx512(field, coarse, acc, noise, k, rows, cols) };
+            return unsafe { spread_avx512(field, coarse, noise, k, rows) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked on the line above).
-            return unsafe { spread_avx2(field, coarse, acc, noise, k, rows, cols) };
+            return unsafe { spread_avx2(field, coarse, noise, k, rows) };
         }
     }
-    spread_body(field, coarse, acc, noise, k, rows, cols);
+    spread_body(field, coarse, noise, k, rows)
 }
 
 /// [`spread_body`] compiled for AVX-512.
@@ -502,13 +528,11 @@ fn spread(
 unsafe fn spread_avx512(
     field: &mut [f32],
     coarse: &mut [f32],
-    acc: &mut [f32],
     noise: &[f32],
     k: &Kernels,
     rows: usize,
-    cols: usize,
-) {
-    spread_body(field, coarse, acc, noise, k, rows, cols);
+) -> f32 {
+    spread_body(field, coarse, noise, k, rows)
 }
 
 /// [`spread_body`] compiled for AVX2.
@@ -520,53 +544,66 @@ unsafe fn spread_avx512(
 unsafe fn spread_avx2(
     field: &mut [f32],
     coarse: &mut [f32],
-    acc: &mut [f32],
     noise: &[f32],
     k: &Kernels,
     rows: usize,
-    cols: usize,
-) {
-    spread_body(field, coarse, acc, noise, k, rows, cols);
+) -> f32 {
+    spread_body(field, coarse, noise, k, rows)
 }
 
 #[inline(always)]
 fn spread_body(
     field: &mut [f32],
     coarse: &mut [f32],
-    acc: &mut [f32],
     noise: &[f32],
     k: &Kernels,
     rows: usize,
-    cols: usize,
-) {
-    match k.width {
-        16 => spread_rows::<16>(field, coarse, acc, noise, k, rows, cols),
-        32 => spread_rows::<32>(field, coarse, acc, noise, k, rows, cols),
-        _ => spread_rows::<0>(field, coarse, acc, noise, k, rows, cols),
+) -> f32 {
+    let half = rows * k.width;
+    let grid = k.nx * k.ny;
+    assert!(field.len() == 2 * half && noise.len() == 2 * grid);
+    for (f, n) in field.chunks_exact_mut(half).zip(noise.chunks_exact(grid)) {
+        match k.width {
+            16 => spread_rows::<16>(f, coarse, n, k, rows),
+            32 => spread_rows::<32>(f, coarse, n, k, rows),
+            _ => spread_rows::<0>(f, coarse, n, k, rows),
+        }
     }
+    // The largest magnitude in 16 independent lanes (`max` is exact and ignores NaN, so the
+    // order of the comparisons does not change the result).
+    let mut lanes = [0.0f32; 16];
+    let mut chunks = field.chunks_exact(16);
+    for chunk in &mut chunks {
+        for (m, v) in lanes.iter_mut().zip(chunk) {
+            *m = m.max(v.abs());
+        }
+    }
+    for (m, v) in lanes.iter_mut().zip(chunks.remainder()) {
+        *m = m.max(v.abs());
+    }
+    lanes.iter().fold(0.0f32, |m, &v| m.max(v))
 }
 
-/// [`spread_body`] in rows of `W` lanes (`W = 0`: of `k.width`): first the weights spread
-/// along x (`coarse`, a row per y control point), then those rows along y. Every lane adds
-/// its terms in the order of the per-pixel formula.
+/// One half of [`spread_body`] in rows of `W` lanes (`W = 0`: of `k.width`): first the
+/// weights spread along x (`coarse`, a row per y control point), then those rows along y.
+/// Every lane adds its terms in the order of the per-pixel formula; with `W > 0` the sums
+/// build in a local row (kept in registers) that is then stored whole.
 #[inline(always)]
 fn spread_rows<const W: usize>(
     field: &mut [f32],
     coarse: &mut [f32],
-    acc: &mut [f32],
     noise: &[f32],
     k: &Kernels,
     rows: usize,
-    cols: usize,
 ) {
     let width = if W == 0 { k.width } else { W };
     assert!(
-        field.len() == rows * cols
+        field.len() == rows * width
             && coarse.len() == k.ny * width
-            && acc.len() == width
             && noise.len() == k.nx * k.ny
             && k.x_kernel.len() == k.nx * width
             && k.y_kernel.len() == rows * k.ny
+            && (W == 0 || width <= 32)
     );
     // acc[i] += w * src[i] over `width` lanes (a fixed count when W > 0).
     let madd = |acc: &mut [f32], src: &[f32], w: f32| {
@@ -575,41 +612,38 @@ fn spread_rows<const W: usize>(
             *a += w * v;
         }
     };
+    let mut local = [0.0f32; 32];
     for (dst, weights) in coarse.chunks_exact_mut(width).zip(noise.chunks_exact(k.nx)) {
-        dst.fill(0.0);
+        let acc: &mut [f32] = if W == 0 {
+            &mut *dst
+        } else {
+            &mut local[..width]
+        };
+        acc.fill(0.0);
         for (&w, lane) in weights.iter().zip(k.x_kernel.chunks_exact(width)) {
-            madd(dst, lane, w);
+            madd(acc, lane, w);
+        }
+        if W > 0 {
+            dst.copy_from_slice(&local[..width]);
         }
     }
-    if cols == 0 {
-        return;
-    }
+    let coarse = &*coarse;
     for (dst, ys) in field
-        .chunks_exact_mut(cols)
+        .chunks_exact_mut(width)
         .zip(k.y_kernel.chunks_exact(k.ny))
     {
+        let acc: &mut [f32] = if W == 0 {
+            &mut *dst
+        } else {
+            &mut local[..width]
+        };
         acc.fill(0.0);
         for (&w, lane) in ys.iter().zip(coarse.chunks_exact(width)) {
             madd(acc, lane, w);
         }
-        dst.copy_from_slice(&acc[..cols]);
-    }
-}
-
-/// Scales a displacement field so its largest magnitude is `alpha` pixels.
-fn normalise(field: &mut [f32], alpha: f32) {
-    // The largest magnitude in 16 independent lanes (`max` is exact and ignores NaN, so the
-    // order of the comparisons does not change the result).
-    let mut lanes = [0.0f32; 16];
-    for chunk in field.chunks(16) {
-        for (m, v) in lanes.iter_mut().zip(chunk) {
-            *m = m.max(v.abs());
+        if W > 0 {
+            dst.copy_from_slice(&local[..width]);
         }
-    }
-    let max = lanes.iter().fold(0.0f32, |m, &v| m.max(v));
-    if max > 0.0 {
-        let s = alpha / max;
-        field.iter_mut().for_each(|v| *v *= s);
     }
 }
 
@@ -684,7 +718,7 @@ fn sample_bytes(
     out: &mut [f32],
     quads: &mut [u32],
     bytes: &[u8],
-    field: Option<&[f32]>,
+    field: Option<Field<'_>>,
     map: &Map,
 ) {
     let wp = map.cols + 2 * PAD;
@@ -713,7 +747,7 @@ unsafe fn sample_bytes_avx2(
     out: &mut [f32],
     quads: &mut [u32],
     bytes: &[u8],
-    field: Option<&[f32]>,
+    field: Option<Field<'_>>,
     map: &Map,
 ) {
     pack_quads(quads, bytes, map.cols + 2 * PAD);
@@ -733,7 +767,7 @@ unsafe fn sample_bytes_avx512(
     out: &mut [f32],
     quads: &mut [u32],
     bytes: &[u8],
-    field: Option<&[f32]>,
+    field: Option<Field<'_>>,
     m: &Map,
 ) {
     use std::arch::x86_64::*;
@@ -742,7 +776,7 @@ unsafe fn sample_bytes_avx512(
     let wp = cols + 2 * PAD;
     pack_quads(quads, bytes, wp);
     assert!(quads.len() == (rows + 2 * PAD - 1) * wp && out.len() == len);
-    assert!(field.is_none_or(|f| f.len() == 2 * len));
+    assert!(field.is_none_or(|f| f.stride >= cols && f.values.len() >= 2 * rows * f.stride));
     assert!(quads.len() < i32::MAX as usize, "augment: image too large");
     let set = _mm512_set1_ps;
     let iota = _mm512_setr_ps(
@@ -779,12 +813,19 @@ unsafe fn sample_bytes_avx512(
             let mut ux = _mm512_sub_ps(_mm512_add_ps(set(x_start as f32), iota), ox);
             let mut uy = uy_row;
             if let Some(f) = field {
-                // SAFETY: lanes below n read f[row0 + j] and f[len + row0 + j], j < n, inside
-                // the field of 2 len values (asserted); the other lanes are masked off.
-                unsafe {
-                    ux = _mm512_sub_ps(ux, _mm512_maskz_loadu_ps(mask, f.as_ptr().add(row0)));
-                    uy = _mm512_sub_ps(uy, _mm512_maskz_loadu_ps(mask, f.as_ptr().add(len + row0)));
-                }
+                let (at, scale) = (y * f.stride + x_start, set(f.scale));
+                let p = f.values.as_ptr();
+                // SAFETY: lanes below n read values at + j and rows stride + at + j, j < n,
+                // x_start + j < cols <= stride: inside the 2 rows stride values (asserted);
+                // the other lanes are masked off.
+                let (ex, ey) = unsafe {
+                    (
+                        _mm512_maskz_loadu_ps(mask, p.add(at)),
+                        _mm512_maskz_loadu_ps(mask, p.add(rows * f.stride + at)),
+                    )
+                };
+                ux = _mm512_sub_ps(ux, _mm512_mul_ps(ex, scale));
+                uy = _mm512_sub_ps(uy, _mm512_mul_ps(ey, scale));
             }
             let sx = _mm512_add_ps(
                 _mm512_add_ps(_mm512_mul_ps(a, ux), _mm512_mul_ps(b, uy)),
@@ -833,7 +874,7 @@ unsafe fn sample_bytes_avx512(
 /// Samples every output pixel from the padded float plane (see [`PAD`]), displaced by
 /// `field` (x then y displacements) when given. Compiled for the best instruction set of
 /// the CPU; every build does the same operations in the same order.
-fn sample(out: &mut [f32], plane: Floats<'_>, field: Option<&[f32]>, map: &Map) {
+fn sample(out: &mut [f32], plane: Floats<'_>, field: Option<Field<'_>>, map: &Map) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -854,7 +895,7 @@ fn sample(out: &mut [f32], plane: Floats<'_>, field: Option<&[f32]>, map: &Map) 
 /// The CPU must support AVX-512 F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2")]
-unsafe fn sample_avx512(out: &mut [f32], plane: Floats<'_>, field: Option<&[f32]>, map: &Map) {
+unsafe fn sample_avx512(out: &mut [f32], plane: Floats<'_>, field: Option<Field<'_>>, map: &Map) {
     sample_body(out, plane, field, map);
 }
 
@@ -864,15 +905,22 @@ unsafe fn sample_avx512(out: &mut [f32], plane: Floats<'_>, field: Option<&[f32]
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn sample_avx2(out: &mut [f32], plane: Floats<'_>, field: Option<&[f32]>, map: &Map) {
+unsafe fn sample_avx2(out: &mut [f32], plane: Floats<'_>, field: Option<Field<'_>>, map: &Map) {
     sample_body(out, plane, field, map);
 }
 
 #[inline(always)]
-fn sample_body<S: Source>(out: &mut [f32], plane: S, field: Option<&[f32]>, map: &Map) {
+fn sample_body<S: Source>(out: &mut [f32], plane: S, field: Option<Field<'_>>, map: &Map) {
     match field {
         Some(f) => sample_rows::<true, S>(out, plane, f, map),
-        None => sample_rows::<false, S>(out, plane, &[], map),
+        None => {
+            let none = Field {
+                values: &[],
+                stride: 0,
+                scale: 0.0,
+            };
+            sample_rows::<false, S>(out, plane, none, map)
+        }
     }
 }
 
@@ -880,13 +928,19 @@ fn sample_body<S: Source>(out: &mut [f32], plane: S, field: Option<&[f32]>, map:
 /// loop maps every pixel to its source position (top-left neighbour and fractions; pure
 /// arithmetic, which vectorises), a second reads the four neighbours and interpolates.
 #[inline(always)]
-fn sample_rows<const ELASTIC: bool, S: Source>(out: &mut [f32], plane: S, field: &[f32], m: &Map) {
+fn sample_rows<const ELASTIC: bool, S: Source>(
+    out: &mut [f32],
+    plane: S,
+    field: Field<'_>,
+    m: &Map,
+) {
     let (rows, cols) = (m.rows, m.cols);
     let len = rows * cols;
     let wp = cols + 2 * PAD;
     // Every top-left neighbour lies in the first rows + 2 PAD - 1 rows of the plane.
     assert!(plane.len() >= (rows + 2 * PAD - 1) * wp && out.len() == len);
-    assert!(!ELASTIC || field.len() == 2 * len);
+    assert!(!ELASTIC || (field.stride >= cols && field.values.len() >= 2 * rows * field.stride));
+    let (fw, scale) = (field.stride, field.scale);
     assert!(plane.len() < i32::MAX as usize, "augment: image too large");
     let lo = -(PAD as f32);
     let (x_hi, y_hi) = ((cols + PAD - 2) as f32, (rows + PAD - 2) as f32);
@@ -910,8 +964,9 @@ fn sample_rows<const ELASTIC: bool, S: Source>(out: &mut [f32], plane: S, field:
                 let x = (x_start + j) as i32;
                 let (mut ux, mut uy) = (x as f32 - m.ox, uy_row);
                 if ELASTIC {
-                    ux -= field[row0 + j];
-                    uy -= field[len + row0 + j];
+                    let at = y * fw + x_start + j;
+                    ux -= field.values[at] * scale;
+                    uy -= field.values[rows * fw + at] * scale;
                 }
                 let sx = (m.a * ux + m.b * uy) + m.cx;
                 let sy = (m.a * uy - m.b * ux) + m.cy;
@@ -1297,9 +1352,16 @@ mod tests {
                 bytes[at + x] = img[y * cols + x];
             }
         }
-        let field: Vec<f32> = (0..2 * len)
+        // A rough field with a row stride past the image's width.
+        let stride = 30;
+        let values: Vec<f32> = (0..2 * rows * stride)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 9.0)
             .collect();
+        let field = Field {
+            values: &values,
+            stride,
+            scale: 0.7,
+        };
         let map = Map {
             rows,
             cols,
@@ -1313,81 +1375,76 @@ mod tests {
         let mut scratch = Scratch::default();
         scratch.set_kernels(rows, cols, 4.0);
         let k = scratch.kernels.as_ref().unwrap();
-        let noise: Vec<f32> = (0..k.nx * k.ny).map(|i| (i as f32 * 0.37).sin()).collect();
+        let noise: Vec<f32> = (0..2 * k.nx * k.ny)
+            .map(|i| (i as f32 * 0.37).sin())
+            .collect();
         let mut quads = vec![0u32; (rows + 2 * PAD - 1) * wp];
-        let (mut coarse, mut acc) = (vec![0.0; k.ny * k.width], vec![0.0; k.width]);
-        let mut want = vec![0.0; len];
-        sample_body(&mut want, Floats(&plane), Some(&field), &map);
+        let mut coarse = vec![0.0; k.ny * k.width];
         pack_quads(&mut quads, &bytes, wp);
-        let mut want_bytes = vec![0.0; len];
-        sample_body(&mut want_bytes, Quads(&quads), Some(&field), &map);
-        let mut want_field = vec![0.0; len];
-        spread_body(
-            &mut want_field,
-            &mut coarse,
-            &mut acc,
-            &noise,
-            k,
-            rows,
-            cols,
-        );
-        // The dispatching entry points run the best set of this CPU; each set is checked
-        // where the CPU has it.
-        let mut got = vec![0.0; len];
-        sample(&mut got, Floats(&plane), Some(&field), &map);
-        assert_eq!(bits(&got), bits(&want));
-        quads.fill(0);
-        sample_bytes(&mut got, &mut quads, &bytes, Some(&field), &map);
-        assert_eq!(bits(&got), bits(&want_bytes));
-        spread(&mut got, &mut coarse, &mut acc, &noise, k, rows, cols);
-        assert_eq!(bits(&got), bits(&want_field));
-        #[cfg(target_arch = "x86_64")]
-        {
-            let sets: &[(&str, bool)] = &[
-                ("avx2", std::arch::is_x86_feature_detected!("avx2")),
-                ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
-            ];
-            for &(set, present) in sets {
+        let mut want_field = vec![0.0; 2 * rows * k.width];
+        let want_max = spread_body(&mut want_field, &mut coarse, &noise, k, rows);
+        assert!(want_max > 0.0);
+        let (mut got, mut got_field) = (vec![0.0; len], vec![0.0; 2 * rows * k.width]);
+        for f in [Some(field), None] {
+            let mut want = vec![0.0; len];
+            sample_body(&mut want, Floats(&plane), f, &map);
+            let mut want_bytes = vec![0.0; len];
+            sample_body(&mut want_bytes, Quads(&quads), f, &map);
+            // The dispatching entry points run the best set of this CPU; each set is
+            // checked where the CPU has it.
+            got.fill(f32::NAN);
+            sample(&mut got, Floats(&plane), f, &map);
+            assert_eq!(bits(&got), bits(&want));
+            got.fill(f32::NAN);
+            sample_bytes(&mut got, &mut quads, &bytes, f, &map);
+            assert_eq!(bits(&got), bits(&want_bytes));
+            #[cfg(target_arch = "x86_64")]
+            for set in ["avx2", "avx512f"] {
+                let avx512 = set == "avx512f";
+                let present = if avx512 {
+                    std::arch::is_x86_feature_detected!("avx512f")
+                } else {
+                    std::arch::is_x86_feature_detected!("avx2")
+                };
                 if !present {
                     continue;
-                }
-                let avx512 = set == "avx512f";
-                let mut got = vec![f32::NAN; len];
-                // SAFETY: the CPU has the set (checked above).
-                unsafe {
-                    if avx512 {
-                        sample_avx512(&mut got, Floats(&plane), Some(&field), &map);
-                    } else {
-                        sample_avx2(&mut got, Floats(&plane), Some(&field), &map);
-                    }
-                }
-                assert_eq!(bits(&got), bits(&want), "{set} floats");
-                for with_field in [true, false] {
-                    let f = with_field.then_some(&field[..]);
-                    let mut want_b = vec![0.0; len];
-                    sample_body(&mut want_b, Quads(&quads), f, &map);
-                    quads.fill(0);
-                    // SAFETY: the CPU has the set (checked above).
-                    unsafe {
-                        if avx512 {
-                            sample_bytes_avx512(&mut got, &mut quads, &bytes, f, &map);
-                        } else {
-                            sample_bytes_avx2(&mut got, &mut quads, &bytes, f, &map);
-                        }
-                    }
-                    assert_eq!(bits(&got), bits(&want_b), "{set} bytes");
                 }
                 got.fill(f32::NAN);
                 // SAFETY: the CPU has the set (checked above).
                 unsafe {
                     if avx512 {
-                        spread_avx512(&mut got, &mut coarse, &mut acc, &noise, k, rows, cols);
+                        sample_avx512(&mut got, Floats(&plane), f, &map);
                     } else {
-                        spread_avx2(&mut got, &mut coarse, &mut acc, &noise, k, rows, cols);
+                        sample_avx2(&mut got, Floats(&plane), f, &map);
                     }
                 }
-                assert_eq!(bits(&got), bits(&want_field), "{set} field");
+                assert_eq!(bits(&got), bits(&want), "{set} floats");
+                got.fill(f32::NAN);
+                // SAFETY: the CPU has the set (checked above).
+                unsafe {
+                    if avx512 {
+                        sample_bytes_avx512(&mut got, &mut quads, &bytes, f, &map);
+                    } else {
+                        sample_bytes_avx2(&mut got, &mut quads, &bytes, f, &map);
+                    }
+                }
+                assert_eq!(bits(&got), bits(&want_bytes), "{set} bytes");
+                got_field.fill(f32::NAN);
+                // SAFETY: the CPU has the set (checked above).
+                let max = unsafe {
+                    if avx512 {
+                        spread_avx512(&mut got_field, &mut coarse, &noise, k, rows)
+                    } else {
+                        spread_avx2(&mut got_field, &mut coarse, &noise, k, rows)
+                    }
+                };
+                assert_eq!(bits(&got_field), bits(&want_field), "{set} field");
+                assert_eq!(max.to_bits(), want_max.to_bits(), "{set} max");
             }
         }
+        got_field.fill(f32::NAN);
+        let max = spread(&mut got_field, &mut coarse, &noise, k, rows);
+        assert_eq!(bits(&got_field), bits(&want_field));
+        assert_eq!(max.to_bits(), want_max.to_bits());
     }
 }
