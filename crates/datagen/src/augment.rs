@@ -164,7 +164,7 @@ impl Augment {
         rows: usize,
         cols: usize,
     ) -> Option<(usize, f32)> {
-        if !(self.elastic_alpha > 0.0) || rows * cols == 0 {
+        if self.elastic_alpha.is_nan() || self.elastic_alpha <= 0.0 || rows * cols == 0 {
             return None;
         }
         s.set_kernels(rows, cols, self.elastic_sigma);
@@ -271,7 +271,7 @@ impl Words {
     #[inline(always)]
     fn unit(&self, n: u64) -> f32 {
         let w = self.word(n / 2);
-        let bits = if n % 2 == 0 {
+        let bits = if n.is_multiple_of(2) {
             w >> 40
         } else {
             (w >> 8) & 0xff_ffff
@@ -287,7 +287,7 @@ impl Words {
 
     /// `out[i]` = `range(from + i, lo, hi)` (`from` even), a word per pair of values.
     fn fill_unit_range(&self, from: u64, lo: f32, hi: f32, out: &mut [f32]) {
-        debug_assert!(from % 2 == 0);
+        debug_assert!(from.is_multiple_of(2));
         let scale = 1.0 / 16_777_216.0;
         for (i, pair) in out.chunks_mut(2).enumerate() {
             let w = self.word(from / 2 + i as u64);
