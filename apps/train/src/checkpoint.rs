@@ -50,6 +50,45 @@ pub struct Checkpoint {
     pub last_test_accuracy: Option<f32>,
     /// The completed epochs' figures.
     pub history: Vec<EpochRecord>,
+    /// The running sums of the epoch stopped part-way (absent at an epoch's start), so that
+    /// its figures come out as an uninterrupted run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<PartialEpoch>,
+}
+
+/// [`engine::EpochSums`] in a checkpoint; the loss sum as its bits, so it reads back exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PartialEpoch {
+    /// `f64::to_bits` of the loss sum.
+    pub loss_sum_bits: u64,
+    /// Images the loss sum is over.
+    pub seen: usize,
+    /// Dataset images classified correctly.
+    pub correct: usize,
+    /// Dataset images done.
+    pub done: usize,
+}
+
+impl From<engine::EpochSums> for PartialEpoch {
+    fn from(s: engine::EpochSums) -> Self {
+        Self {
+            loss_sum_bits: s.loss_sum.to_bits(),
+            seen: s.seen,
+            correct: s.correct,
+            done: s.done,
+        }
+    }
+}
+
+impl From<PartialEpoch> for engine::EpochSums {
+    fn from(p: PartialEpoch) -> Self {
+        Self {
+            loss_sum: f64::from_bits(p.loss_sum_bits),
+            seen: p.seen,
+            correct: p.correct,
+            done: p.done,
+        }
+    }
 }
 
 impl Checkpoint {

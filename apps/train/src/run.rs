@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use engine::{
-    epoch_order, evaluate, train_epoch_exposed, Augmentation, EpochPlan, ExecPath, Exposure,
-    Schedule,
+    epoch_order, evaluate, train_epoch_continued, Augmentation, EpochPlan, EpochSums, ExecPath,
+    Exposure, Schedule,
 };
 use nn::{ModelSpec, Optimizer, SavedModel, Sequential};
 use serde_json::{json, Map};
@@ -45,6 +45,8 @@ pub struct Start {
     pub accuracy: f32,
     /// The completed epochs' figures.
     pub history: Vec<EpochRecord>,
+    /// The sums of the steps of `epoch` already done.
+    pub sums: EpochSums,
     /// The checkpoint this run continues, removed when the run completes.
     pub resumed_from: Option<PathBuf>,
 }
@@ -67,6 +69,7 @@ impl Start {
             step: 0,
             accuracy: 0.0,
             history: Vec::new(),
+            sums: EpochSums::default(),
             resumed_from: None,
         })
     }
@@ -84,6 +87,7 @@ impl Start {
             step: ckpt.step,
             accuracy: ckpt.last_test_accuracy.unwrap_or(0.0),
             history: ckpt.history,
+            sums: ckpt.partial.map(EpochSums::from).unwrap_or_default(),
             resumed_from: Some(path.to_path_buf()),
         })
     }
@@ -120,6 +124,7 @@ pub fn train(
         step: start_step,
         mut accuracy,
         mut history,
+        sums: start_sums,
         resumed_from,
     } = start;
     let classes = s.class_names.len();
@@ -146,7 +151,8 @@ pub fn train(
                           history: &[EpochRecord],
                           epoch: usize,
                           step: usize,
-                          acc: f32|
+                          acc: f32,
+                          partial: Option<EpochSums>|
      -> Result<()> {
         let ckpt = Checkpoint {
             checkpoint_version: CHECKPOINT_VERSION,
@@ -158,6 +164,7 @@ pub fn train(
             best: best.clone(),
             last_test_accuracy: Some(acc),
             history: history.to_vec(),
+            partial: partial.map(Into::into),
         };
         write_json(&s.checkpoint, &ckpt, "checkpoint")
     };
@@ -184,11 +191,16 @@ pub fn train(
         };
         let mut step = plan.start_step;
         let mut metrics_error = None;
-        let stats = train_epoch_exposed(
+        let carried = match epoch == start_epoch {
+            true => start_sums,
+            false => EpochSums::default(),
+        };
+        let stats = train_epoch_continued(
             &mut model,
             opt.as_mut(),
             &plan,
             exposure.as_ref(),
+            carried,
             lr_at,
             |done, loss| {
                 bar.set_position(done as u64);
@@ -215,6 +227,7 @@ pub fn train(
                 epoch,
                 stats.steps_done,
                 accuracy,
+                Some(stats.sums),
             )?;
             eprintln!(
                 "interrupted in epoch {} of {}, step {} of {steps_per_epoch}: checkpoint written to {}; continue with: train --resume {}",
@@ -269,6 +282,7 @@ pub fn train(
                 epoch + 1,
                 0,
                 accuracy,
+                None,
             )?;
             if !interrupted {
                 println!(

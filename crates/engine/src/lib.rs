@@ -47,6 +47,6 @@ pub use process::setup_process;
 pub use schedule::Schedule;
 pub use source::{class_names, DataSource, DIGIT_NAMES, FASHION_NAMES, SYNTHETIC_TEST_START};
 pub use train::{
-    train_epoch, train_epoch_exposed, train_epoch_with, Augmentation, EpochPlan, EpochStats,
-    Exposure, DIVERGED_LOSS,
+    train_epoch, train_epoch_continued, train_epoch_exposed, train_epoch_with, Augmentation,
+    EpochPlan, EpochStats, EpochSums, Exposure, DIVERGED_LOSS,
 };

@@ -17,12 +17,30 @@ pub struct EpochStats {
     /// Fraction of training samples classified correctly by the model as it was when it saw
     /// them (before that batch's update).
     pub accuracy: f32,
-    /// Samples seen.
+    /// Samples seen by this call (those of steps skipped by `start_step` not included).
     pub samples: usize,
     /// Steps of the epoch done when it returned (counting any skipped by `start_step`).
     pub steps_done: usize,
     /// `true` when `stop` asked the epoch to end early.
     pub interrupted: bool,
+    /// The running sums behind `loss` and `accuracy`, carried ones included: what a
+    /// checkpoint keeps so that an epoch resumed part-way reports the same figures.
+    pub sums: EpochSums,
+}
+
+/// Running sums of an epoch's figures: an epoch resumed part-way starts from the sums of
+/// its first steps ([`train_epoch_continued`]) and ends with the same loss and accuracy, to
+/// the bit, as one run straight through (the same additions in the same order).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EpochSums {
+    /// Sum of each step's mean loss times its images (outliers included).
+    pub loss_sum: f64,
+    /// Images the loss sum is over.
+    pub seen: usize,
+    /// Dataset images classified correctly.
+    pub correct: usize,
+    /// Dataset images done.
+    pub done: usize,
 }
 
 /// Random perturbation of training images (see [`datagen::Augment`]), drawn per sample from
@@ -158,6 +176,32 @@ pub fn train_epoch_exposed(
     plan: &EpochPlan<'_>,
     exposure: Option<&Exposure<'_>>,
     lr_at: impl Fn(usize) -> f32,
+    progress: impl FnMut(usize, f32),
+) -> Result<EpochStats> {
+    train_epoch_continued(
+        model,
+        opt,
+        plan,
+        exposure,
+        EpochSums::default(),
+        lr_at,
+        progress,
+    )
+}
+
+/// [`train_epoch_exposed`] for an epoch resumed at `plan.start_step`, starting from
+/// `carried`, the sums of its steps before that (from [`EpochStats::sums`] when it stopped);
+/// `progress` is told the samples done counting the carried ones.
+///
+/// # Errors
+/// As [`train_epoch_exposed`].
+pub fn train_epoch_continued(
+    model: &mut Sequential,
+    opt: &mut dyn Optimizer,
+    plan: &EpochPlan<'_>,
+    exposure: Option<&Exposure<'_>>,
+    carried: EpochSums,
+    lr_at: impl Fn(usize) -> f32,
     mut progress: impl FnMut(usize, f32),
 ) -> Result<EpochStats> {
     let data = plan.data;
@@ -193,7 +237,12 @@ pub fn train_epoch_exposed(
     let mut gather: Vec<usize> = Vec::new();
     let mut labels = Vec::with_capacity(plan.batch_size);
     let mut pixels = Vec::new();
-    let (mut loss_sum, mut correct, mut done, mut seen) = (0.0f64, 0usize, 0usize, 0usize);
+    let EpochSums {
+        mut loss_sum,
+        mut seen,
+        mut correct,
+        mut done,
+    } = carried;
     let mut steps_done = plan.start_step;
     let mut interrupted = false;
     for (step, indices) in plan
@@ -310,13 +359,18 @@ pub fn train_epoch_exposed(
         steps_done = step + 1;
         progress(done, loss);
     }
-    let samples = done.max(1);
     Ok(EpochStats {
         loss: (loss_sum / seen.max(1) as f64) as f32,
-        accuracy: correct as f32 / samples as f32,
-        samples: done,
+        accuracy: correct as f32 / done.max(1) as f32,
+        samples: done - carried.done,
         steps_done,
         interrupted,
+        sums: EpochSums {
+            loss_sum,
+            seen,
+            correct,
+            done,
+        },
     })
 }
 
