@@ -83,7 +83,7 @@ pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
         "inference: {rate:.0} images/s ({} images in batches of {BATCH}, median of {PASSES} passes, {}, {} path)",
         data.len(),
         cli::plural(rayon::current_num_threads(), "thread"),
-        if predictor.is_fused() { "fused seed-network" } else { "layer-by-layer" }
+        predictor.path_name()
     );
     println!("latency: {latency:.1} us per single image (median of {CALLS} calls)");
     // Keeps the work observable so it cannot be optimised away.
@@ -96,6 +96,7 @@ pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
             "batch": BATCH,
             "threads": rayon::current_num_threads(),
             "fused": predictor.is_fused(),
+            "path": predictor.path_name(),
             "model": cli.model,
         });
         crate::write_json(path, &out)?;

@@ -1,6 +1,6 @@
 //! Classifying batches of byte images with whichever implementation fits the model.
 
-use nn::{FusedSeed, Images, Sequential};
+use nn::{DirectNet, FusedSeed, Images, Sequential};
 
 use crate::exec::ExecPath;
 use tensor::Tensor;
@@ -8,12 +8,15 @@ use tensor::Tensor;
 use crate::error::{Error, Result};
 
 /// Logits for batches of `u8` images (`p / 255` in [0, 1]) from a model: through
-/// [`FusedSeed`] when the model has the seed pattern (the fast path), through its layers
-/// otherwise. Buffers are reused between calls.
+/// [`FusedSeed`] when the model has the seed pattern (the fast path), through
+/// [`DirectNet`] for the other convolutional networks it takes (the same bits as the layers,
+/// without their column matrices), through its layers otherwise. Buffers are reused between
+/// calls.
 #[derive(Debug)]
 pub struct Predictor<'m> {
     model: &'m Sequential,
     fused: Option<FusedSeed>,
+    direct: Option<DirectNet>,
     rows: usize,
     cols: usize,
     classes: usize,
@@ -64,9 +67,15 @@ impl<'m> Predictor<'m> {
             }
             _ => None,
         };
+        let direct = match (&fused, exec) {
+            (None, ExecPath::Auto) => DirectNet::new(model)
+                .filter(|d| d.input() == (rows, cols) && d.classes() == classes),
+            _ => None,
+        };
         Ok(Self {
             model,
             fused,
+            direct,
             rows,
             cols,
             classes,
@@ -78,6 +87,16 @@ impl<'m> Predictor<'m> {
     /// `true` when the fused seed-network path is in use.
     pub fn is_fused(&self) -> bool {
         self.fused.is_some()
+    }
+
+    /// Which implementation runs: `fused seed-network`, `direct convolution` or
+    /// `layer-by-layer`.
+    pub fn path_name(&self) -> &'static str {
+        match (&self.fused, &self.direct) {
+            (Some(_), _) => "fused seed-network",
+            (None, Some(_)) => "direct convolution",
+            (None, None) => "layer-by-layer",
+        }
     }
 
     /// Writes the logits `[n, classes]` of the `n` images in `images` (back to back) into
@@ -100,6 +119,10 @@ impl<'m> Predictor<'m> {
         logits.resize(n * self.classes, 0.0);
         if let Some(f) = self.fused.as_mut() {
             f.infer_into(logits, Images::Bytes(images))?;
+            return Ok(());
+        }
+        if let Some(d) = &self.direct {
+            d.infer_into(logits, images)?;
             return Ok(());
         }
         // Chunk by chunk: every image's logits are the same whatever the chunk (each is

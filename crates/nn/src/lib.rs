@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod arch;
+mod direct;
 mod error;
 mod fused;
 mod init;
@@ -41,6 +42,7 @@ mod sequential;
 mod sgd;
 mod spec;
 
+pub use direct::DirectNet;
 pub use error::{Error, Result};
 pub use fused::{ComputedImages, FusedSeed, Images, Isa, StepStats, CHUNK};
 pub use init::fan_in_uniform;

@@ -5,7 +5,9 @@
 //! needs as free functions with forward and backward side by side: matrix multiply (with the
 //! transposed variants), im2col convolution, 2x2 max-pool with argmax, ReLU and softmax.
 //! Kernels take outputs first, then inputs, then sizes; they are parallel with rayon over
-//! disjoint output chunks and give bit-identical results for any thread count. The
+//! disjoint output chunks and give bit-identical results for any thread count. For
+//! inference, [`DirectConv`] computes a convolution with its ReLU and pool one image at a
+//! time without a column matrix (the same bits as the im2col chain). The
 //! [`reference`](mod@reference) module holds slow loop versions of each kernel for tests and benchmarks.
 //!
 //! # Example: a convolution forward pass
@@ -27,6 +29,7 @@
 mod activation;
 mod conv;
 mod conv_pool;
+mod direct;
 mod error;
 mod geometry;
 mod matmul;
@@ -40,10 +43,12 @@ pub use conv::{col2im_add, conv2d_backward, conv2d_forward, im2col_into, GRAD_BL
 pub use conv_pool::{
     conv2d_relu_pool_backward, conv2d_relu_pool_forward, conv_pool_image_len, NO_WINNER,
 };
+pub use direct::{Dest, DirectConv};
 pub use error::{Error, Result};
 pub use geometry::Conv2dGeometry;
 pub use matmul::{
-    matmul_add, matmul_into, matmul_nt_add, matmul_nt_into, matmul_tn_add, matmul_tn_into,
+    matmul_add, matmul_into, matmul_nt_add, matmul_nt_into, matmul_nt_serial_into, matmul_tn_add,
+    matmul_tn_into,
 };
 pub use pool::{maxpool2x2_backward, maxpool2x2_forward};
 pub use tensor::{argmax, unit_f32, Tensor};

@@ -164,6 +164,30 @@ pub fn matmul_nt_into(
     )
 }
 
+/// [`matmul_nt_into`] on the calling thread only, with the same bits: for products too
+/// small to be worth waking other threads (one image through a dense layer), or callers
+/// that are already running in parallel.
+///
+/// # Errors
+/// [`crate::Error::BufferLength`] when a slice length does not match `m`, `k`, `n`.
+pub fn matmul_nt_serial_into(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<()> {
+    let op = "matmul_nt_serial";
+    check_len(op, "out", out.len(), m * n)?;
+    check_len(op, "a", a.len(), m * k)?;
+    check_len(op, "b", b.len(), k * n)?;
+    if m > 0 && n > 0 {
+        crate::panel::gemm_nt_dots((out, n), (a, k), (b, k), [m, k, n]);
+    }
+    Ok(())
+}
+
 /// `out[m, n] += a · bᵀ` where `a` is `[m, k]` and `b` is stored `[n, k]` (accumulates).
 ///
 /// # Errors

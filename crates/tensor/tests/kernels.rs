@@ -55,6 +55,11 @@ fn check_matmuls(m: usize, k: usize, n: usize, seed: u64) {
     let mut out = vec![f32::NAN; m * n];
     tensor::matmul_nt_into(&mut out, &a, &bt, m, k, n).unwrap();
     assert_close("matmul_nt", &out, &want);
+    // The serial variant gives the same bits as the parallel one.
+    let mut serial = vec![f32::NAN; m * n];
+    tensor::matmul_nt_serial_into(&mut serial, &a, &bt, m, k, n).unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&serial), bits(&out), "matmul_nt_serial {m}x{k}x{n}");
 
     // The accumulating variants add onto what is there.
     let base = random_vec(m * n, seed + 2);
@@ -96,6 +101,8 @@ fn matmul_sweep_of_small_and_awkward_sizes() {
         (64, 1352, 10),
         // Few rows, many columns, large: the column-block parallel path (last block partial).
         (64, 3136, 130),
+        // One image through the LeNet-style dense layer (column blocks in parallel).
+        (1, 3136, 128),
     ] {
         check_matmuls(m, k, n, 7);
     }

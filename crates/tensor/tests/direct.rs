@@ -1,0 +1,191 @@
+//! The direct convolution against the im2col chain `conv2d_forward -> relu_forward
+//! (-> maxpool2x2_forward)`: the same bits, on random shapes and on the LeNet-style layers,
+//! into channels-last and channels-first destinations. On a CPU without AVX-512 the direct
+//! convolution declines (`DirectConv::new` is `None`) and the tests check only that.
+
+use proptest::prelude::*;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tensor::{Conv2dGeometry, Dest, DirectConv};
+
+fn random_vec(len: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..len)
+        .map(|_| tensor::unit_f32(rng.next_u32()) * 2.0 - 1.0)
+        .collect()
+}
+
+/// `[c, h, w]` (channels first) of the im2col chain for one image.
+fn chain(
+    image: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    [c_in, h, w]: [usize; 3],
+    k: usize,
+    pad: usize,
+    pool: bool,
+) -> (Vec<f32>, [usize; 3]) {
+    let g = Conv2dGeometry::new([1, c_in, h, w], bias.len(), [k, k], 1, pad).unwrap();
+    let mut conv = vec![f32::NAN; g.output_image_len()];
+    tensor::conv2d_forward(&mut conv, image, weight, bias, &g).unwrap();
+    let mut relu = vec![f32::NAN; conv.len()];
+    tensor::relu_forward(&mut relu, &conv).unwrap();
+    let (c, ho, wo) = (bias.len(), g.h_out(), g.w_out());
+    if !pool {
+        return (relu, [c, ho, wo]);
+    }
+    let mut out = vec![f32::NAN; c * (ho / 2) * (wo / 2)];
+    let mut arg = vec![0u32; out.len()];
+    tensor::maxpool2x2_forward(&mut out, &mut arg, &relu, c, ho, wo).unwrap();
+    (out, [c, ho / 2, wo / 2])
+}
+
+/// The image `[c, h, w]` padded and channels last.
+fn padded_hwc(image: &[f32], [c, h, w]: [usize; 3], pad: usize) -> Vec<f32> {
+    let wp = w + 2 * pad;
+    let mut out = vec![0.0; (h + 2 * pad) * wp * c];
+    for ci in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                out[((y + pad) * wp + x + pad) * c + ci] = image[(ci * h + y) * w + x];
+            }
+        }
+    }
+    out
+}
+
+/// Runs one case both ways and compares bits, into a channels-last destination with a
+/// border (as the next layer's padded input) and into a channels-first one.
+fn check(
+    c_in: usize,
+    c_out: usize,
+    [h, w]: [usize; 2],
+    k: usize,
+    pad: usize,
+    pool: bool,
+    seed: u64,
+) {
+    let dims = [c_in, h, w];
+    let image = random_vec(c_in * h * w, seed);
+    let weight: Vec<f32> = random_vec(c_out * c_in * k * k, seed + 1)
+        .iter()
+        .map(|v| v * 0.5)
+        .collect();
+    let bias = random_vec(c_out, seed + 2);
+    let Some(direct) = DirectConv::new(&weight, &bias, dims, k, pad, pool) else {
+        assert!(!DirectConv::supported(), "declined on a CPU with AVX-512");
+        return;
+    };
+    let (want, [c, oh, ow]) = chain(&image, &weight, &bias, dims, k, pad, pool);
+    assert_eq!(direct.output_dims(), (oh, ow));
+    let input = padded_hwc(&image, dims, pad);
+    let mut scratch = Vec::new();
+
+    // Channels first, as a dense layer reads the flattened features.
+    let mut first = vec![f32::NAN; c * oh * ow];
+    let dest = Dest {
+        data: &mut first,
+        offset: 0,
+        row: ow,
+        col: 1,
+        channel: oh * ow,
+    };
+    direct.run(&input, &mut scratch, dest);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&first),
+        bits(&want),
+        "channels first: {c_in}->{c_out} {h}x{w} k{k} p{pad} pool {pool}"
+    );
+
+    // Channels last with a 2-pixel border that must stay untouched.
+    let (bw, border) = (ow + 4, 2);
+    let mut last = vec![-7.0f32; (oh + 4) * bw * c];
+    let dest = Dest {
+        data: &mut last,
+        offset: (border * bw + border) * c,
+        row: bw * c,
+        col: c,
+        channel: 1,
+    };
+    direct.run(&input, &mut scratch, dest);
+    for y in 0..oh + 4 {
+        for x in 0..bw {
+            for ch in 0..c {
+                let got = last[(y * bw + x) * c + ch];
+                let inside =
+                    (border..oh + border).contains(&y) && (border..ow + border).contains(&x);
+                let expect = if inside {
+                    want[(ch * oh + y - border) * ow + x - border]
+                } else {
+                    -7.0
+                };
+                assert_eq!(
+                    got.to_bits(),
+                    expect.to_bits(),
+                    "channels last at ({y}, {x}, {ch})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_lenet_style_layers_match_the_im2col_chain() {
+    check(1, 32, [28, 28], 3, 1, true, 1);
+    check(32, 64, [14, 14], 3, 1, true, 2);
+}
+
+#[test]
+fn awkward_sizes_match_the_im2col_chain() {
+    // Odd outputs (the pool drops a row and a column), no padding, wide kernels, rows
+    // narrower than a tile, several channel groups (3 and 4 vectors, 96 = 2 x 48), no pool.
+    check(1, 16, [5, 5], 3, 0, true, 3);
+    check(3, 48, [9, 11], 5, 2, true, 4);
+    check(2, 96, [7, 6], 3, 1, false, 5);
+    check(4, 128, [13, 3], 1, 0, true, 6);
+    check(5, 16, [2, 2], 2, 0, false, 7);
+    check(1, 32, [31, 30], 4, 0, true, 8);
+}
+
+#[test]
+fn shapes_it_cannot_take_are_declined() {
+    let w = vec![0.0; 10 * 9];
+    assert!(
+        DirectConv::new(&w, &[0.0; 10], [1, 8, 8], 3, 1, false).is_none(),
+        "10 channels"
+    );
+    let w = vec![0.0; 16 * 9];
+    assert!(
+        DirectConv::new(&w, &[0.0; 16], [1, 2, 2], 3, 0, false).is_none(),
+        "kernel past the image"
+    );
+    assert!(
+        DirectConv::new(&w, &[0.0; 16], [1, 3, 3], 3, 0, true).is_none(),
+        "1x1 output and a pool"
+    );
+    assert!(
+        DirectConv::new(&w[1..], &[0.0; 16], [1, 8, 8], 3, 0, false).is_none(),
+        "short weight"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn random_shapes_match_the_im2col_chain(
+        c_in in 1usize..6,
+        vectors in 1usize..6,
+        h in 2usize..20,
+        w in 2usize..34,
+        k in 1usize..5,
+        pad in 0usize..3,
+        pool in any::<bool>(),
+        seed in 0u64..1000,
+    ) {
+        let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+        prop_assume!(hp >= k && wp >= k);
+        prop_assume!(!pool || (hp - k + 1 >= 2 && wp - k + 1 >= 2));
+        check(c_in, vectors * 16, [h, w], k, pad, pool, seed);
+    }
+}
