@@ -284,6 +284,7 @@ impl DirectNet {
                 (Some(next_in), Some(next)) => {
                     let (c, p, (_, wp)) = (next.c_in(), next.pad(), next.padded_dims());
                     Dest {
+                        codes: None,
                         data: next_in,
                         offset: (p * wp + p) * c,
                         row: wp * c,
@@ -292,6 +293,7 @@ impl DirectNet {
                     }
                 }
                 _ => Dest {
+                    codes: None,
                     data: &mut *features,
                     offset: 0,
                     row: ow,

@@ -1,5 +1,16 @@
 //! Direct convolution for inference: [`DirectConv`].
 
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+use crate::geometry::Conv2dGeometry;
+
+thread_local! {
+    /// Per-thread padded input and scratch of [`DirectConv::pooled_batch`], reused.
+    static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
 /// Output channels per vector.
 const LANES: usize = 16;
 /// Widest register tile, in output positions.
@@ -18,6 +29,10 @@ fn max_positions(v: usize) -> usize {
 pub struct Dest<'a> {
     /// The buffer written into; values outside the output's positions are not touched.
     pub data: &'a mut [f32],
+    /// With a pool: where each pooled value's window code goes (at the same index as the
+    /// value in `data`), as [`conv2d_relu_pool_forward`](crate::conv2d_relu_pool_forward)
+    /// writes them for its backward pass. `None` for inference.
+    pub codes: Option<&'a mut [u8]>,
     /// Index of output `(0, 0, 0)`.
     pub offset: usize,
     /// Stride between output rows.
@@ -152,6 +167,63 @@ impl DirectConv {
         }
     }
 
+    /// [`DirectConv::new`] for the convolution of `g` with a pool after its ReLU, when it
+    /// has stride 1 and a square kernel.
+    pub(crate) fn for_pooled(weight: &[f32], bias: &[f32], g: &Conv2dGeometry) -> Option<Self> {
+        if g.stride() != 1 || g.k_h() != g.k_w() {
+            return None;
+        }
+        Self::new(
+            weight,
+            bias,
+            [g.c_in(), g.h_in(), g.w_in()],
+            g.k_h(),
+            g.pad(),
+            true,
+        )
+    }
+
+    /// The pooled layer on a batch of channels-first images (`input [n, c_in, h, w]`) into
+    /// `out` and `codes` `[n, c_out, h_out / 2, w_out / 2]`, as
+    /// [`conv2d_relu_pool_forward`](crate::conv2d_relu_pool_forward) writes them: in
+    /// parallel, one image per task (each image's values depend on it alone).
+    ///
+    /// # Panics
+    /// When `self` has no pool or the lengths do not fit (the caller checked them).
+    pub(crate) fn pooled_batch(&self, out: &mut [f32], codes: &mut [u8], input: &[f32]) {
+        let (c, h, w, p) = (self.c_in, self.h, self.w, self.pad);
+        let (oh, ow) = self.output_dims();
+        let (in_len, out_len) = (c * h * w, self.c_out * oh * ow);
+        let wp = w + 2 * p;
+        out.par_chunks_mut(out_len)
+            .zip(codes.par_chunks_mut(out_len))
+            .zip(input.par_chunks(in_len))
+            .for_each(|((out, codes), image)| {
+                BUFFERS.with(|cell| {
+                    let (padded, scratch) = &mut *cell.borrow_mut();
+                    padded.clear();
+                    padded.resize(self.padded_len(), 0.0);
+                    for (ci, plane) in image.chunks_exact(h * w).enumerate() {
+                        for (y, row) in plane.chunks_exact(w).enumerate() {
+                            let base = ((y + p) * wp + p) * c + ci;
+                            for (x, &v) in row.iter().enumerate() {
+                                padded[base + x * c] = v;
+                            }
+                        }
+                    }
+                    let dest = Dest {
+                        data: out,
+                        codes: Some(codes),
+                        offset: 0,
+                        row: ow,
+                        col: 1,
+                        channel: oh * ow,
+                    };
+                    self.run(padded, scratch, dest);
+                })
+            });
+    }
+
     /// Length of the padded channels-last input `[h + 2p][w + 2p][c_in]`.
     pub fn padded_len(&self) -> usize {
         let (hp, wp) = self.padded_dims();
@@ -209,6 +281,10 @@ impl DirectConv {
             + (ow - 1) * dest.col
             + (self.c_out - 1) * dest.channel;
         assert!(last < dest.data.len(), "direct conv: destination too short");
+        if let Some(codes) = dest.codes.as_deref() {
+            assert!(self.pool, "direct conv: window codes without a pool");
+            assert!(last < codes.len(), "direct conv: codes too short");
+        }
         if scratch.len() < self.scratch_len() {
             scratch.resize(self.scratch_len(), 0.0);
         }
@@ -229,6 +305,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::{Dest, DirectConv, LANES, MAX_T};
+    use crate::conv_pool::NO_WINNER;
 
     /// A register tile: `T` output positions of one row by `V` vectors of channels.
     type TileFn = unsafe fn(*const f32, usize, usize, usize, *const f32, *mut f32, usize);
@@ -365,6 +442,36 @@ mod x86 {
         }
     }
 
+    /// Writes the window codes of channels `j..j + 16` of pooled output `(y, x)`: the first of
+    /// the four ReLU outputs `window` (row-major) equal to their maximum `m`, or
+    /// [`NO_WINNER`] where `m` is 0 (as `conv2d_relu_pool_forward` writes them).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn put_codes(
+        dest: &mut Dest<'_>,
+        y: usize,
+        x: usize,
+        j: usize,
+        window: [__m512; 4],
+        m: __m512,
+    ) {
+        let at = dest.offset + y * dest.row + x * dest.col + j * dest.channel;
+        let code = |c: u8| _mm512_set1_epi32(i32::from(c));
+        let eq = |v: __m512| _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, m);
+        let mut k = _mm512_mask_blend_epi32(eq(window[2]), code(3), code(2));
+        k = _mm512_mask_blend_epi32(eq(window[1]), k, code(1));
+        k = _mm512_mask_blend_epi32(eq(window[0]), k, code(0));
+        let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(m, _mm512_setzero_ps());
+        k = _mm512_mask_blend_epi32(positive, code(NO_WINNER), k);
+        let mut bytes = [0u8; LANES];
+        _mm_storeu_si128(bytes.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(k));
+        if let Some(codes) = dest.codes.as_deref_mut() {
+            for (l, &b) in bytes.iter().enumerate() {
+                *codes.get_unchecked_mut(at + l * dest.channel) = b;
+            }
+        }
+    }
+
     /// # Safety
     /// As [`DirectConv::run`] checked: AVX-512 F, sizes and destination indices.
     #[target_feature(enable = "avx512f")]
@@ -388,11 +495,13 @@ mod x86 {
                     for j in (0..co).step_by(LANES) {
                         let b = _mm512_loadu_ps(c.bias.as_ptr().add(j));
                         let (a0, a1) = ((2 * px) * co + j, (2 * px + 1) * co + j);
-                        let m = _mm512_max_ps(
-                            _mm512_max_ps(relu_at(top.add(a0), b), relu_at(top.add(a1), b)),
-                            _mm512_max_ps(relu_at(bottom.add(a0), b), relu_at(bottom.add(a1), b)),
-                        );
+                        let (t0, t1) = (relu_at(top.add(a0), b), relu_at(top.add(a1), b));
+                        let (b0, b1) = (relu_at(bottom.add(a0), b), relu_at(bottom.add(a1), b));
+                        let m = _mm512_max_ps(_mm512_max_ps(t0, t1), _mm512_max_ps(b0, b1));
                         put(&mut dest, py, px, j, m);
+                        if dest.codes.is_some() {
+                            put_codes(&mut dest, py, px, j, [t0, t1, b0, b1], m);
+                        }
                     }
                 }
             }

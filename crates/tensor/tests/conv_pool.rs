@@ -50,6 +50,20 @@ fn geometry() -> impl Strategy<Value = Conv2dGeometry> {
         )
 }
 
+/// Geometries the direct convolution takes with AVX-512 (stride 1, a square kernel, whole
+/// vectors of 16 channels), small batches.
+fn direct_geometry() -> impl Strategy<Value = Conv2dGeometry> {
+    (1usize..=5, 1usize..=6, 1usize..=4, 2usize..=18, 2usize..=18, 1usize..=5, 0usize..=2)
+        .prop_filter_map(
+            "the convolution output must hold a 2x2 window",
+            |(n, c_in, vectors, h, w, k, p)| {
+                Conv2dGeometry::new([n, c_in, h, w], 16 * vectors, [k, k], 1, p)
+                    .ok()
+                    .filter(|g| g.h_out() >= 2 && g.w_out() >= 2)
+            },
+        )
+}
+
 /// What a path computes: pooled values, its window choices (argmax indices for the chain,
 /// codes for the fused kernels), then dL/d input, weight and bias.
 struct Outputs<K> {
@@ -203,6 +217,11 @@ proptest! {
 
     #[test]
     fn fused_conv_relu_pool_is_bit_identical_to_the_chain(g in geometry(), seed in any::<u64>(), coarse in any::<bool>()) {
+        check(&Case::new(g, seed, coarse))?;
+    }
+
+    #[test]
+    fn the_direct_convolution_forward_is_bit_identical_to_the_chain(g in direct_geometry(), seed in any::<u64>(), coarse in any::<bool>()) {
         check(&Case::new(g, seed, coarse))?;
     }
 

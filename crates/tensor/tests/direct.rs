@@ -84,6 +84,7 @@ fn check(
     // Channels first, as a dense layer reads the flattened features.
     let mut first = vec![f32::NAN; c * oh * ow];
     let dest = Dest {
+        codes: None,
         data: &mut first,
         offset: 0,
         row: ow,
@@ -102,6 +103,7 @@ fn check(
     let (bw, border) = (ow + 4, 2);
     let mut last = vec![-7.0f32; (oh + 4) * bw * c];
     let dest = Dest {
+        codes: None,
         data: &mut last,
         offset: (border * bw + border) * c,
         row: bw * c,
