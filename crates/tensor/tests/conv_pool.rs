@@ -53,7 +53,15 @@ fn geometry() -> impl Strategy<Value = Conv2dGeometry> {
 /// Geometries the direct convolution takes with AVX-512 (stride 1, a square kernel, whole
 /// vectors of 16 channels), small batches.
 fn direct_geometry() -> impl Strategy<Value = Conv2dGeometry> {
-    (1usize..=5, 1usize..=6, 1usize..=4, 2usize..=18, 2usize..=18, 1usize..=5, 0usize..=2)
+    (
+        1usize..=5,
+        1usize..=6,
+        1usize..=4,
+        2usize..=18,
+        2usize..=18,
+        1usize..=5,
+        0usize..=2,
+    )
         .prop_filter_map(
             "the convolution output must hold a 2x2 window",
             |(n, c_in, vectors, h, w, k, p)| {
