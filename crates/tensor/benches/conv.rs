@@ -1,5 +1,8 @@
 //! The im2col convolution on the seed network's shapes (64 images of 1x28x28, 8 filters of
-//! 3x3) against `tensor::reference`, forward and backward, in the same run.
+//! 3x3) against `tensor::reference`, forward and backward, in the same run; and the pieces of
+//! a LeNet-style training step's second convolution (64 images of 32x14x14, 64 filters of
+//! 3x3, padding 1, then ReLU and pool): the fused forward (direct with AVX-512), the backward
+//! to the weight alone and with the input gradient (what remains of a LeNet-style step).
 //!
 //! `cargo bench -p tensor --bench conv`.
 
@@ -52,5 +55,53 @@ fn conv(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, conv);
+fn conv_lenet(c: &mut Criterion) {
+    let g = Conv2dGeometry::new([64, 32, 14, 14], 64, [3, 3], 1, 1).unwrap();
+    let input = random(g.n() * g.input_image_len(), 5);
+    let weight: Vec<f32> = random(g.weight_len(), 6).iter().map(|v| v * 0.2).collect();
+    let bias = random(g.c_out(), 7);
+    let pooled_len = g.n() * g.c_out() * (g.h_out() / 2) * (g.w_out() / 2);
+    let (mut pooled, mut codes) = (vec![0.0f32; pooled_len], vec![0u8; pooled_len]);
+    let grad_pooled = random(pooled_len, 8);
+    let (mut gw, mut gb) = (vec![0.0f32; weight.len()], vec![0.0f32; bias.len()]);
+    let mut gi = vec![0.0f32; input.len()];
+    let mut group = c.benchmark_group("conv_lenet2_batch64");
+    group.sample_size(20);
+    group.bench_function("relu_pool_forward", |b| {
+        b.iter(|| {
+            tensor::conv2d_relu_pool_forward(
+                &mut pooled,
+                &mut codes,
+                black_box(&input),
+                &weight,
+                &bias,
+                &g,
+            )
+            .unwrap()
+        })
+    });
+    for (name, with_input) in [
+        ("backward_weight", false),
+        ("backward_weight_and_input", true),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                tensor::conv2d_relu_pool_backward(
+                    with_input.then_some(&mut gi[..]),
+                    &mut gw,
+                    &mut gb,
+                    black_box(&grad_pooled),
+                    &codes,
+                    &input,
+                    &weight,
+                    &g,
+                )
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, conv, conv_lenet);
 criterion_main!(benches);
