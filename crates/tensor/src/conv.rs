@@ -26,6 +26,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
+use crate::direct::DirectInputGrad;
 use crate::error::{check_len, Result};
 use crate::geometry::Conv2dGeometry;
 use crate::panel;
@@ -488,6 +489,28 @@ pub fn conv2d_backward(
     weight: &[f32],
     g: &Conv2dGeometry,
 ) -> Result<()> {
+    let grads = (grad_input, grad_weight, grad_bias);
+    backward_with(grads, grad_out, input, weight, g, Columns::WhereNeeded)
+}
+
+/// How the input gradient is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Columns {
+    /// Directly where [`DirectInputGrad`] takes the layer, else through `grad_col`.
+    WhereNeeded,
+    /// Always through `grad_col` and `col2im` (the reference the direct path is tested on).
+    Always,
+}
+
+/// [`conv2d_backward`], choosing how the input gradient is computed.
+pub(crate) fn backward_with(
+    (grad_input, grad_weight, grad_bias): (Option<&mut [f32]>, &mut [f32], &mut [f32]),
+    grad_out: &[f32],
+    input: &[f32],
+    weight: &[f32],
+    g: &Conv2dGeometry,
+    columns: Columns,
+) -> Result<()> {
     let op = "conv2d_backward";
     let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
     check_len(op, "grad_weight", grad_weight.len(), g.weight_len())?;
@@ -503,12 +526,11 @@ pub fn conv2d_backward(
     }
     // The gradient of image `i` goes to column block `j` of the wide `go[c_out, b * hw]`.
     backward_blocks(
-        grad_input,
-        grad_weight,
-        grad_bias,
+        (grad_input, grad_weight, grad_bias),
         input,
         weight,
         g,
+        columns,
         |go_wide, ld, j, i| {
             let go = &grad_out[i * out_len..(i + 1) * out_len];
             let hw = g.col_cols();
@@ -527,12 +549,11 @@ pub fn conv2d_backward(
 ///
 /// Sizes must have been checked by the caller.
 pub(crate) fn backward_blocks(
-    grad_input: Option<&mut [f32]>,
-    grad_weight: &mut [f32],
-    grad_bias: &mut [f32],
+    (grad_input, grad_weight, grad_bias): (Option<&mut [f32]>, &mut [f32], &mut [f32]),
     input: &[f32],
     weight: &[f32],
     g: &Conv2dGeometry,
+    columns: Columns,
     fill_go: impl Fn(&mut [f32], usize, usize, usize) + Sync,
 ) {
     if g.n() == 0 {
@@ -540,24 +561,37 @@ pub(crate) fn backward_blocks(
     }
     let (c_out, ckk, hw) = (g.c_out(), g.col_rows(), g.col_cols());
     let in_len = g.input_image_len();
-    // weightᵀ [ckk, c_out] in panels, for the product to the input gradient.
+    // With AVX-512 and stride 1, the input gradient is computed directly (the same bits
+    // without `grad_col` and `col2im`); otherwise from weightᵀ [ckk, c_out] in panels.
+    let direct = match grad_input {
+        Some(_) if columns == Columns::WhereNeeded && g.stride() == 1 && g.k_h() == g.k_w() => {
+            DirectInputGrad::new(
+                weight,
+                c_out,
+                [g.c_in(), g.h_in(), g.w_in()],
+                g.k_h(),
+                g.pad(),
+            )
+        }
+        _ => None,
+    };
     let mut packed_t = Vec::new();
-    if grad_input.is_some() {
+    if grad_input.is_some() && direct.is_none() {
         panel::pack_a(&mut packed_t, weight, true, ckk, c_out);
     }
 
     // One task per block of GRAD_BLOCK images; each returns its partial (grad_weight, grad_bias).
     // Within a block the images sit side by side: `col[ckk, b * hw]`, `go[c_out, b * hw]`.
-    let block_task = |grad_input_block: Option<&mut [f32]>, block: usize| {
+    let block_task = |mut grad_input_block: Option<&mut [f32]>, block: usize| {
         let first = block * GRAD_BLOCK;
         let last = (first + GRAD_BLOCK).min(g.n());
         let ld = (last - first) * hw;
         let mut gw = vec![0.0f32; c_out * ckk];
         let mut gb = vec![0.0f32; c_out];
-        let (grad_col_len, go_panels_len) = if grad_input_block.is_some() {
-            (ckk * ld, panel::b_len(c_out, ld))
-        } else {
-            (0, 0)
+        let (grad_col_len, go_panels_len) = match (&grad_input_block, &direct) {
+            (Some(_), Some(d)) => (d.padded_grad_len(), 0),
+            (Some(_), None) => (ckk * ld, panel::b_len(c_out, ld)),
+            (None, _) => (0, 0),
         };
         with_scratch(
             ckk * ld + c_out * ld + grad_col_len + go_panels_len,
@@ -576,7 +610,28 @@ pub(crate) fn backward_blocks(
                 for (b, row) in gb.iter_mut().zip(go_wide.chunks_exact(ld)) {
                     *b = sum_in_lanes(row);
                 }
-                if let Some(gi) = grad_input_block {
+                if let (Some(gi), Some(d)) = (grad_input_block.as_deref_mut(), &direct) {
+                    // Each image's gradient, zero-padded (channels first), then straight to
+                    // its input gradient.
+                    let (q, (rows, cols)) = (d.grad_pad(), d.padded_grad_dims());
+                    let padded = grad_col;
+                    padded.fill(0.0);
+                    let w_out = g.w_out();
+                    for (j, dst) in gi.chunks_exact_mut(in_len).enumerate() {
+                        for (plane, row) in padded
+                            .chunks_exact_mut(rows * cols)
+                            .zip(go_wide.chunks_exact(ld))
+                        {
+                            for (y, src) in
+                                row[j * hw..(j + 1) * hw].chunks_exact(w_out).enumerate()
+                            {
+                                let at = (y + q) * cols + q;
+                                plane[at..at + w_out].copy_from_slice(src);
+                            }
+                        }
+                        d.run(padded, dst);
+                    }
+                } else if let Some(gi) = grad_input_block {
                     // grad_col[ckk, b * hw] = weightᵀ · go
                     panel::pack_b(go_panels, go_wide, ld, c_out, ld);
                     panel::gemm(grad_col, ld, &packed_t, go_panels, [ckk, c_out, ld]);

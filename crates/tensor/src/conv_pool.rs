@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 
-use crate::conv::{backward_blocks, packed_weight, with_block_product, FWD_BLOCK};
+use crate::conv::{backward_blocks, packed_weight, with_block_product, Columns, FWD_BLOCK};
 use crate::direct::DirectConv;
 use crate::error::{check_len, Error, Result};
 use crate::geometry::Conv2dGeometry;
@@ -221,12 +221,11 @@ pub fn conv2d_relu_pool_backward(
     }
     let (hw, w) = (g.col_cols(), g.w_out());
     backward_blocks(
-        grad_input,
-        grad_weight,
-        grad_bias,
+        (grad_input, grad_weight, grad_bias),
         input,
         weight,
         g,
+        Columns::WhereNeeded,
         |go, ld, j, i| {
             let planes = grad_pooled[i * out_len..(i + 1) * out_len]
                 .chunks_exact(pooled_len)

@@ -300,11 +300,130 @@ impl DirectConv {
     }
 }
 
+/// The input gradient of a stride-1 convolution, computed directly: what the im2col
+/// backward computes as `grad_col = weightᵀ · grad_out` followed by `col2im`, without either
+/// matrix, with the same bits.
+///
+/// Each input value `(ci, y, x)` gets, for each tap `(ky, kx)` in ascending order, the chain of
+/// fused multiply-adds over the output channels in ascending order from `+0.0` (one value of
+/// `grad_col`, as the panel product computes it), added onto the input gradient, which starts
+/// at `+0.0` (as `col2im` adds onto its zeroed image). Taps that fall outside the output read
+/// the zero padding of `grad_out`: their chain is exactly `+0.0` and adding it changes no sum,
+/// so this is the same as `col2im` skipping them.
+///
+/// Vectors run along a row of the input (16 positions; a 14-wide row is one masked vector):
+/// a register tile holds 3 rows by 8 input channels, each gradient row vector is loaded once
+/// per tap and output channel and multiplied by 8 broadcast weights.
+///
+/// `None` without AVX-512, or when the padding is `k` or more (then some outputs see only
+/// padding and the scheme does not apply).
+#[derive(Debug, Clone)]
+pub struct DirectInputGrad {
+    c_in: usize,
+    c_out: usize,
+    k: usize,
+    pad: usize,
+    h: usize,
+    w: usize,
+    /// The weight as `[k_y][k_x][c_out][c_in]`.
+    packed: Vec<f32>,
+}
+
+/// Input channels per register tile of [`DirectInputGrad`].
+const GRAD_CHANNELS: usize = 8;
+/// Input rows per register tile of [`DirectInputGrad`].
+const GRAD_ROWS: usize = 3;
+
+impl DirectInputGrad {
+    /// Packs `weight [c_out, c_in, k, k]` for the input gradient of images `[c_in, h, w]`
+    /// with `pad` zeros on each side and stride 1.
+    pub fn new(
+        weight: &[f32],
+        c_out: usize,
+        [c_in, h, w]: [usize; 3],
+        k: usize,
+        pad: usize,
+    ) -> Option<Self> {
+        if !DirectConv::supported() || c_in == 0 || c_out == 0 || k == 0 || h == 0 || w == 0 {
+            return None;
+        }
+        if pad >= k || h + 2 * pad < k || w + 2 * pad < k {
+            return None;
+        }
+        if weight.len() != c_out.checked_mul(c_in)?.checked_mul(k * k)? {
+            return None;
+        }
+        let kk = k * k;
+        let mut packed = Vec::with_capacity(weight.len());
+        for tap in 0..kk {
+            for co in 0..c_out {
+                for ci in 0..c_in {
+                    packed.push(weight[(co * c_in + ci) * kk + tap]);
+                }
+            }
+        }
+        Some(Self {
+            c_in,
+            c_out,
+            k,
+            pad,
+            h,
+            w,
+            packed,
+        })
+    }
+
+    /// Zeros around the output gradient on each side: `k - 1 - pad`.
+    pub fn grad_pad(&self) -> usize {
+        self.k - 1 - self.pad
+    }
+
+    /// `(rows, cols)` of one padded plane of the output gradient: the convolution output
+    /// plus [`DirectInputGrad::grad_pad`] on each side.
+    pub fn padded_grad_dims(&self) -> (usize, usize) {
+        (self.h + self.k - 1, self.w + self.k - 1)
+    }
+
+    /// Length of the padded channels-first output gradient `[c_out][rows][cols]`.
+    pub fn padded_grad_len(&self) -> usize {
+        let (r, c) = self.padded_grad_dims();
+        self.c_out * r * c
+    }
+
+    /// Overwrites `grad_input [c_in, h, w]` (channels first) with dL/d input of one image,
+    /// from `grad` = dL/d output, zero-padded and channels first (length
+    /// [`DirectInputGrad::padded_grad_len`]).
+    ///
+    /// # Panics
+    /// When a length is wrong (a caller's bug: the sizes are fixed by the layer).
+    pub fn run(&self, grad: &[f32], grad_input: &mut [f32]) {
+        assert_eq!(
+            grad.len(),
+            self.padded_grad_len(),
+            "direct input gradient: grad length"
+        );
+        assert_eq!(
+            grad_input.len(),
+            self.c_in * self.h * self.w,
+            "direct input gradient: length"
+        );
+        grad_input.fill(0.0);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `new` returned `Some` only where AVX-512 F is supported; both lengths were
+        // checked above.
+        unsafe {
+            x86::input_grad(self, grad, grad_input);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("DirectInputGrad::new returns None without AVX-512");
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{Dest, DirectConv, LANES, MAX_T};
+    use super::{Dest, DirectConv, DirectInputGrad, GRAD_CHANNELS, GRAD_ROWS, LANES, MAX_T};
     use crate::conv_pool::NO_WINNER;
 
     /// A register tile: `T` output positions of one row by `V` vectors of channels.
@@ -519,6 +638,106 @@ mod x86 {
                             relu_at(rows.as_ptr().add(x * co + j), b),
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// `R` input rows by `T` input channels of the input gradient, one vector of 16 columns
+    /// (lanes past `mask` untouched): for each tap, the chain over the output channels, added
+    /// onto `out`.
+    ///
+    /// `g` points at the padded output gradient's channel 0, row `y`, column `x` (where tap
+    /// `(k - 1, k - 1)` of input `(y, x)` reads); `w` at the packed weight's input channel
+    /// `ci0`; `out` at input gradient `(ci0, y, x)`.
+    ///
+    /// # Safety
+    /// AVX-512 F; every masked lane read or written lies inside its buffer.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn grad_tile<const R: usize, const T: usize>(
+        c: &DirectInputGrad,
+        g: *const f32,
+        w: *const f32,
+        out: *mut f32,
+        mask: __mmask16,
+    ) {
+        let (rows, cols) = c.padded_grad_dims();
+        let (plane, k) = (rows * cols, c.k);
+        let out_plane = c.h * c.w;
+        for ky in 0..k {
+            for kx in 0..k {
+                let tap = ky * k + kx;
+                let base = g.add((k - 1 - ky) * cols + (k - 1 - kx));
+                let wt = w.add(tap * c.c_out * c.c_in);
+                let mut acc = [[_mm512_setzero_ps(); T]; R];
+                for co in 0..c.c_out {
+                    let mut gv = [_mm512_setzero_ps(); R];
+                    for (r, gv) in gv.iter_mut().enumerate() {
+                        *gv = _mm512_maskz_loadu_ps(mask, base.add(co * plane + r * cols));
+                    }
+                    let wc = wt.add(co * c.c_in);
+                    for t in 0..T {
+                        let b = broadcast(wc.add(t));
+                        for (acc, &gv) in acc.iter_mut().zip(&gv) {
+                            acc[t] = _mm512_fmadd_ps(b, gv, acc[t]);
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    for (t, &acc) in acc.iter().enumerate() {
+                        let p = out.add(t * out_plane + r * c.w);
+                        let sum = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, p), acc);
+                        _mm512_mask_storeu_ps(p, mask, sum);
+                    }
+                }
+            }
+        }
+    }
+
+    type GradTileFn = unsafe fn(&DirectInputGrad, *const f32, *const f32, *mut f32, __mmask16);
+
+    macro_rules! grad_tiles {
+        ($r:literal) => {
+            [
+                grad_tile::<$r, 1> as GradTileFn,
+                grad_tile::<$r, 2>,
+                grad_tile::<$r, 3>,
+                grad_tile::<$r, 4>,
+                grad_tile::<$r, 5>,
+                grad_tile::<$r, 6>,
+                grad_tile::<$r, 7>,
+                grad_tile::<$r, 8>,
+            ]
+        };
+    }
+
+    /// `GRAD_TILES[rows - 1][channels - 1]`.
+    static GRAD_TILES: [[GradTileFn; GRAD_CHANNELS]; GRAD_ROWS] =
+        [grad_tiles!(1), grad_tiles!(2), grad_tiles!(3)];
+
+    /// # Safety
+    /// As [`DirectInputGrad::run`] checked: AVX-512 F and the lengths.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn input_grad(c: &DirectInputGrad, grad: &[f32], grad_input: &mut [f32]) {
+        let (_, cols) = c.padded_grad_dims();
+        for x in (0..c.w).step_by(LANES) {
+            let lanes = LANES.min(c.w - x);
+            let mask: __mmask16 = if lanes == LANES {
+                0xffff
+            } else {
+                (1u16 << lanes) - 1
+            };
+            for y in (0..c.h).step_by(GRAD_ROWS) {
+                let r = GRAD_ROWS.min(c.h - y);
+                for ci in (0..c.c_in).step_by(GRAD_CHANNELS) {
+                    let t = GRAD_CHANNELS.min(c.c_in - ci);
+                    GRAD_TILES[r - 1][t - 1](
+                        c,
+                        grad.as_ptr().add(y * cols + x),
+                        c.packed.as_ptr().add(ci),
+                        grad_input.as_mut_ptr().add((ci * c.h + y) * c.w + x),
+                        mask,
+                    );
                 }
             }
         }

@@ -43,7 +43,7 @@ pub use conv::{col2im_add, conv2d_backward, conv2d_forward, im2col_into, GRAD_BL
 pub use conv_pool::{
     conv2d_relu_pool_backward, conv2d_relu_pool_forward, conv_pool_image_len, NO_WINNER,
 };
-pub use direct::{Dest, DirectConv};
+pub use direct::{Dest, DirectConv, DirectInputGrad};
 pub use error::{Error, Result};
 pub use geometry::Conv2dGeometry;
 pub use matmul::{

@@ -226,3 +226,30 @@ pub fn log_softmax_rows(logits: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     }
     out
 }
+
+/// [`conv2d_backward`](crate::conv2d_backward) with the input gradient always computed
+/// through the column matrix and `col2im`, never directly: the bits the direct input
+/// gradient ([`DirectInputGrad`](crate::DirectInputGrad)) must reproduce. Same arguments and
+/// results as `conv2d_backward`.
+///
+/// # Errors
+/// As [`conv2d_backward`](crate::conv2d_backward).
+pub fn conv2d_backward_columns(
+    grad_input: Option<&mut [f32]>,
+    grad_weight: &mut [f32],
+    grad_bias: &mut [f32],
+    grad_out: &[f32],
+    input: &[f32],
+    weight: &[f32],
+    g: &Conv2dGeometry,
+) -> crate::Result<()> {
+    let grads = (grad_input, grad_weight, grad_bias);
+    crate::conv::backward_with(
+        grads,
+        grad_out,
+        input,
+        weight,
+        g,
+        crate::conv::Columns::Always,
+    )
+}

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tensor::{Conv2dGeometry, Dest, DirectConv};
+use tensor::{Conv2dGeometry, Dest, DirectConv, DirectInputGrad};
 
 fn random_vec(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -189,5 +189,157 @@ proptest! {
         prop_assume!(hp >= k && wp >= k);
         prop_assume!(!pool || (hp - k + 1 >= 2 && wp - k + 1 >= 2));
         check(c_in, vectors * 16, [h, w], k, pad, pool, seed);
+    }
+}
+
+/// The input gradient both ways: through the column matrix (panel product, col2im) and
+/// `DirectInputGrad` on the zero-padded channels-last output gradient; the same bits.
+fn check_input_grad(
+    c_in: usize,
+    c_out: usize,
+    [h, w]: [usize; 2],
+    k: usize,
+    pad: usize,
+    seed: u64,
+) {
+    let g = Conv2dGeometry::new([1, c_in, h, w], c_out, [k, k], 1, pad).unwrap();
+    let weight = random_vec(g.weight_len(), seed);
+    let input = random_vec(g.input_image_len(), seed + 1);
+    // Coarse gradients with zeros, as a pool's backward leaves them.
+    let grad_out: Vec<f32> = random_vec(g.output_image_len(), seed + 2)
+        .iter()
+        .map(|v| {
+            if *v < 0.0 {
+                0.0
+            } else {
+                (v * 8.0).round() / 8.0 - 0.4
+            }
+        })
+        .collect();
+    let Some(direct) = DirectInputGrad::new(&weight, c_out, [c_in, h, w], k, pad) else {
+        assert!(!DirectConv::supported(), "declined on a CPU with AVX-512");
+        return;
+    };
+    let mut want = vec![f32::NAN; input.len()];
+    let (mut gw, mut gb) = (vec![0.0; weight.len()], vec![0.0; c_out]);
+    let grads = (&mut gw[..], &mut gb[..]);
+    tensor::reference::conv2d_backward_columns(
+        Some(&mut want),
+        grads.0,
+        grads.1,
+        &grad_out,
+        &input,
+        &weight,
+        &g,
+    )
+    .unwrap();
+    // The batch backward takes the direct path here: the same bits again.
+    let mut batch = vec![f32::NAN; input.len()];
+    tensor::conv2d_backward(
+        Some(&mut batch),
+        &mut gw,
+        &mut gb,
+        &grad_out,
+        &input,
+        &weight,
+        &g,
+    )
+    .unwrap();
+
+    let (ho, wo) = (g.h_out(), g.w_out());
+    let q = direct.grad_pad();
+    let (grows, gcols) = direct.padded_grad_dims();
+    let mut padded = vec![0.0; direct.padded_grad_len()];
+    for co in 0..c_out {
+        for y in 0..ho {
+            for x in 0..wo {
+                padded[(co * grows + y + q) * gcols + x + q] = grad_out[(co * ho + y) * wo + x];
+            }
+        }
+    }
+    let mut got = vec![f32::NAN; input.len()];
+    direct.run(&padded, &mut got);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&got),
+        bits(&want),
+        "input gradient: {c_in}->{c_out} {h}x{w} k{k} p{pad}"
+    );
+    assert_eq!(
+        bits(&batch),
+        bits(&want),
+        "batch input gradient: {c_in}->{c_out} {h}x{w} k{k} p{pad}"
+    );
+}
+
+#[test]
+fn the_input_gradient_matches_col2im() {
+    check_input_grad(32, 64, [14, 14], 3, 1, 11);
+    check_input_grad(16, 8, [5, 9], 3, 0, 12);
+    check_input_grad(48, 16, [7, 3], 5, 2, 13);
+    check_input_grad(32, 3, [16, 31], 2, 1, 14);
+    check_input_grad(5, 7, [4, 40], 4, 3, 15);
+    check_input_grad(1, 1, [1, 1], 1, 0, 16);
+}
+
+#[test]
+fn input_gradients_it_cannot_take_are_declined() {
+    let w = vec![0.0; 4 * 16 * 9];
+    assert!(
+        DirectInputGrad::new(&w, 4, [16, 8, 8], 3, 3).is_none(),
+        "padding past the kernel"
+    );
+    assert!(
+        DirectInputGrad::new(&w[1..], 4, [16, 8, 8], 3, 1).is_none(),
+        "short weight"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn random_input_gradients_match_col2im(
+        c_in in 1usize..40,
+        c_out in 1usize..40,
+        h in 1usize..18,
+        w in 1usize..40,
+        k in 1usize..5,
+        pad in 0usize..4,
+        seed in 0u64..1000,
+    ) {
+        prop_assume!(pad < k && h + 2 * pad >= k && w + 2 * pad >= k);
+        check_input_grad(c_in, c_out, [h, w], k, pad, seed);
+    }
+}
+
+#[test]
+fn batch_input_gradients_match_col2im_across_blocks() {
+    // 11 images: a block of 8 and a partial one, the padded gradient reused within a block.
+    for (c_in, c_out, h, w, k, pad) in [(32, 64, 14, 14, 3, 1), (16, 5, 6, 9, 3, 2)] {
+        let g = Conv2dGeometry::new([11, c_in, h, w], c_out, [k, k], 1, pad).unwrap();
+        let weight = random_vec(g.weight_len(), 21);
+        let input = random_vec(11 * g.input_image_len(), 22);
+        let grad_out = random_vec(11 * g.output_image_len(), 23);
+        let run = |columns: bool| {
+            let mut gi = vec![f32::NAN; input.len()];
+            let (mut gw, mut gb) = (vec![0.0; weight.len()], vec![0.0; c_out]);
+            let f = if columns {
+                tensor::reference::conv2d_backward_columns
+            } else {
+                tensor::conv2d_backward
+            };
+            f(
+                Some(&mut gi),
+                &mut gw,
+                &mut gb,
+                &grad_out,
+                &input,
+                &weight,
+                &g,
+            )
+            .unwrap();
+            [gi, gw, gb].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+        };
+        assert_eq!(run(false), run(true), "{c_in}->{c_out} {h}x{w} k{k} p{pad}");
     }
 }
