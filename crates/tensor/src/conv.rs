@@ -589,7 +589,7 @@ pub(crate) fn backward_blocks(
         let mut gw = vec![0.0f32; c_out * ckk];
         let mut gb = vec![0.0f32; c_out];
         let (grad_col_len, go_panels_len) = match (&grad_input_block, &direct) {
-            (Some(_), Some(d)) => (d.padded_grad_len(), 0),
+            (Some(_), Some(_)) => (0, 0),
             (Some(_), None) => (ckk * ld, panel::b_len(c_out, ld)),
             (None, _) => (0, 0),
         };
@@ -611,25 +611,10 @@ pub(crate) fn backward_blocks(
                     *b = sum_in_lanes(row);
                 }
                 if let (Some(gi), Some(d)) = (grad_input_block.as_deref_mut(), &direct) {
-                    // Each image's gradient, zero-padded (channels first), then straight to
-                    // its input gradient.
-                    let (q, (rows, cols)) = (d.grad_pad(), d.padded_grad_dims());
-                    let padded = grad_col;
-                    padded.fill(0.0);
-                    let w_out = g.w_out();
+                    // Straight from each image's columns of `go` (planes `ld` apart) to its
+                    // input gradient.
                     for (j, dst) in gi.chunks_exact_mut(in_len).enumerate() {
-                        for (plane, row) in padded
-                            .chunks_exact_mut(rows * cols)
-                            .zip(go_wide.chunks_exact(ld))
-                        {
-                            for (y, src) in
-                                row[j * hw..(j + 1) * hw].chunks_exact(w_out).enumerate()
-                            {
-                                let at = (y + q) * cols + q;
-                                plane[at..at + w_out].copy_from_slice(src);
-                            }
-                        }
-                        d.run(padded, dst);
+                        d.run(&go_wide[j * hw..], ld, dst);
                     }
                 } else if let Some(gi) = grad_input_block {
                     // grad_col[ckk, b * hw] = weightᵀ · go

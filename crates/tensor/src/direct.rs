@@ -307,9 +307,9 @@ impl DirectConv {
 /// Each input value `(ci, y, x)` gets, for each tap `(ky, kx)` in ascending order, the chain of
 /// fused multiply-adds over the output channels in ascending order from `+0.0` (one value of
 /// `grad_col`, as the panel product computes it), added onto the input gradient, which starts
-/// at `+0.0` (as `col2im` adds onto its zeroed image). Taps that fall outside the output read
-/// the zero padding of `grad_out`: their chain is exactly `+0.0` and adding it changes no sum,
-/// so this is the same as `col2im` skipping them.
+/// at `+0.0` (as `col2im` adds onto its zeroed image). Lanes whose tap falls outside the
+/// output load `0.0` (masked loads, no padded copy): their chain is exactly `+0.0` and adding
+/// it changes no sum, so this is the same as `col2im` skipping them.
 ///
 /// Vectors run along a row of the input (16 positions; a 14-wide row is one masked vector):
 /// a register tile holds 3 rows by 8 input channels, each gradient row vector is loaded once
@@ -373,33 +373,26 @@ impl DirectInputGrad {
         })
     }
 
-    /// Zeros around the output gradient on each side: `k - 1 - pad`.
-    pub fn grad_pad(&self) -> usize {
-        self.k - 1 - self.pad
-    }
-
-    /// `(rows, cols)` of one padded plane of the output gradient: the convolution output
-    /// plus [`DirectInputGrad::grad_pad`] on each side.
-    pub fn padded_grad_dims(&self) -> (usize, usize) {
-        (self.h + self.k - 1, self.w + self.k - 1)
-    }
-
-    /// Length of the padded channels-first output gradient `[c_out][rows][cols]`.
-    pub fn padded_grad_len(&self) -> usize {
-        let (r, c) = self.padded_grad_dims();
-        self.c_out * r * c
+    /// `(rows, cols)` of the output gradient (the convolution's output).
+    pub fn grad_dims(&self) -> (usize, usize) {
+        (
+            self.h + 2 * self.pad + 1 - self.k,
+            self.w + 2 * self.pad + 1 - self.k,
+        )
     }
 
     /// Overwrites `grad_input [c_in, h, w]` (channels first) with dL/d input of one image,
-    /// from `grad` = dL/d output, zero-padded and channels first (length
-    /// [`DirectInputGrad::padded_grad_len`]).
+    /// from `grad` = dL/d output, channels first, each channel's plane of
+    /// [`DirectInputGrad::grad_dims`] values starting `plane` values after the previous one
+    /// (`plane` is the plane's size for one image alone, larger for images side by side).
     ///
     /// # Panics
-    /// When a length is wrong (a caller's bug: the sizes are fixed by the layer).
-    pub fn run(&self, grad: &[f32], grad_input: &mut [f32]) {
-        assert_eq!(
-            grad.len(),
-            self.padded_grad_len(),
+    /// When a length does not fit (a caller's bug: the sizes are fixed by the layer).
+    pub fn run(&self, grad: &[f32], plane: usize, grad_input: &mut [f32]) {
+        let (ho, wo) = self.grad_dims();
+        assert!(plane >= ho * wo, "direct input gradient: planes overlap");
+        assert!(
+            grad.len() >= (self.c_out - 1) * plane + ho * wo,
             "direct input gradient: grad length"
         );
         assert_eq!(
@@ -409,10 +402,10 @@ impl DirectInputGrad {
         );
         grad_input.fill(0.0);
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `new` returned `Some` only where AVX-512 F is supported; both lengths were
-        // checked above.
+        // SAFETY: `new` returned `Some` only where AVX-512 F is supported; the lengths were
+        // checked above (every lane the kernel reads is inside some plane of `grad`).
         unsafe {
-            x86::input_grad(self, grad, grad_input);
+            x86::input_grad(self, grad, plane, grad_input);
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("DirectInputGrad::new returns None without AVX-512");
@@ -643,37 +636,62 @@ mod x86 {
         }
     }
 
-    /// `R` input rows by `T` input channels of the input gradient, one vector of 16 columns
-    /// (lanes past `mask` untouched): for each tap, the chain over the output channels, added
-    /// onto `out`.
+    /// `R` input rows from `y0` by `T` input channels of the input gradient, one vector of
+    /// 16 columns from `x0` (`store` says which lanes are inside the image): for each tap,
+    /// the chain over the output channels, added onto `out`.
     ///
-    /// `g` points at the padded output gradient's channel 0, row `y`, column `x` (where tap
-    /// `(k - 1, k - 1)` of input `(y, x)` reads); `w` at the packed weight's input channel
-    /// `ci0`; `out` at input gradient `(ci0, y, x)`.
+    /// `g` points at the output gradient's channel 0 (`[c_out][h_out][w_out]`, channel stride
+    /// `plane`), unpadded: a lane whose tap falls outside the output loads 0 (masked), which
+    /// is what a zero-padded copy would give; `w` points at the packed weight's input channel
+    /// `ci0`; `out` at input gradient `(ci0, y0, x0)`.
     ///
     /// # Safety
-    /// AVX-512 F; every masked lane read or written lies inside its buffer.
+    /// AVX-512 F; `g` holds `c_out` planes of `h_out * w_out` values `plane` apart, `w` and
+    /// `out` the packed weight and the input gradient from their tile's first value.
     #[target_feature(enable = "avx512f")]
     unsafe fn grad_tile<const R: usize, const T: usize>(
         c: &DirectInputGrad,
         g: *const f32,
+        plane: usize,
         w: *const f32,
         out: *mut f32,
-        mask: __mmask16,
+        [y0, x0]: [usize; 2],
+        store: __mmask16,
     ) {
-        let (rows, cols) = c.padded_grad_dims();
-        let (plane, k) = (rows * cols, c.k);
+        let k = c.k;
+        let (ho, wo) = (c.h + 2 * c.pad + 1 - k, c.w + 2 * c.pad + 1 - k);
         let out_plane = c.h * c.w;
         for ky in 0..k {
             for kx in 0..k {
                 let tap = ky * k + kx;
-                let base = g.add((k - 1 - ky) * cols + (k - 1 - kx));
+                // Input column x0 + l reads output column x0 + l + pad - kx.
+                let ox0 = (x0 + c.pad) as isize - kx as isize;
+                let lo = (-ox0).clamp(0, LANES as isize) as u32;
+                let hi = (wo as isize - ox0).clamp(0, LANES as isize) as u32;
+                let cols: __mmask16 = if hi > lo {
+                    ((1u32 << hi) - (1u32 << lo)) as u16
+                } else {
+                    0
+                };
+                let mut rows = [std::ptr::null::<f32>(); R];
+                let mut masks = [0 as __mmask16; R];
+                for r in 0..R {
+                    let oy = (y0 + r + c.pad) as isize - ky as isize;
+                    if (0..ho as isize).contains(&oy) {
+                        masks[r] = cols;
+                        // Lanes before the row's start are masked off; the address is only
+                        // formed (wrapping), never read there.
+                        rows[r] = g.wrapping_offset(oy * wo as isize + ox0);
+                    } else {
+                        rows[r] = g;
+                    }
+                }
                 let wt = w.add(tap * c.c_out * c.c_in);
                 let mut acc = [[_mm512_setzero_ps(); T]; R];
                 for co in 0..c.c_out {
                     let mut gv = [_mm512_setzero_ps(); R];
                     for (r, gv) in gv.iter_mut().enumerate() {
-                        *gv = _mm512_maskz_loadu_ps(mask, base.add(co * plane + r * cols));
+                        *gv = _mm512_maskz_loadu_ps(masks[r], rows[r].wrapping_add(co * plane));
                     }
                     let wc = wt.add(co * c.c_in);
                     for t in 0..T {
@@ -686,15 +704,16 @@ mod x86 {
                 for (r, acc) in acc.iter().enumerate() {
                     for (t, &acc) in acc.iter().enumerate() {
                         let p = out.add(t * out_plane + r * c.w);
-                        let sum = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, p), acc);
-                        _mm512_mask_storeu_ps(p, mask, sum);
+                        let sum = _mm512_add_ps(_mm512_maskz_loadu_ps(store, p), acc);
+                        _mm512_mask_storeu_ps(p, store, sum);
                     }
                 }
             }
         }
     }
 
-    type GradTileFn = unsafe fn(&DirectInputGrad, *const f32, *const f32, *mut f32, __mmask16);
+    type GradTileFn =
+        unsafe fn(&DirectInputGrad, *const f32, usize, *const f32, *mut f32, [usize; 2], __mmask16);
 
     macro_rules! grad_tiles {
         ($r:literal) => {
@@ -718,11 +737,15 @@ mod x86 {
     /// # Safety
     /// As [`DirectInputGrad::run`] checked: AVX-512 F and the lengths.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn input_grad(c: &DirectInputGrad, grad: &[f32], grad_input: &mut [f32]) {
-        let (_, cols) = c.padded_grad_dims();
+    pub(super) unsafe fn input_grad(
+        c: &DirectInputGrad,
+        grad: &[f32],
+        plane: usize,
+        grad_input: &mut [f32],
+    ) {
         for x in (0..c.w).step_by(LANES) {
             let lanes = LANES.min(c.w - x);
-            let mask: __mmask16 = if lanes == LANES {
+            let store: __mmask16 = if lanes == LANES {
                 0xffff
             } else {
                 (1u16 << lanes) - 1
@@ -733,10 +756,12 @@ mod x86 {
                     let t = GRAD_CHANNELS.min(c.c_in - ci);
                     GRAD_TILES[r - 1][t - 1](
                         c,
-                        grad.as_ptr().add(y * cols + x),
+                        grad.as_ptr(),
+                        plane,
                         c.packed.as_ptr().add(ci),
                         grad_input.as_mut_ptr().add((ci * c.h + y) * c.w + x),
-                        mask,
+                        [y, x],
+                        store,
                     );
                 }
             }

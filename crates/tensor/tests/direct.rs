@@ -247,18 +247,25 @@ fn check_input_grad(
     .unwrap();
 
     let (ho, wo) = (g.h_out(), g.w_out());
-    let q = direct.grad_pad();
-    let (grows, gcols) = direct.padded_grad_dims();
-    let mut padded = vec![0.0; direct.padded_grad_len()];
-    for co in 0..c_out {
-        for y in 0..ho {
-            for x in 0..wo {
-                padded[(co * grows + y + q) * gcols + x + q] = grad_out[(co * ho + y) * wo + x];
-            }
-        }
-    }
+    assert_eq!(direct.grad_dims(), (ho, wo));
     let mut got = vec![f32::NAN; input.len()];
-    direct.run(&padded, &mut got);
+    direct.run(&grad_out, ho * wo, &mut got);
+    // Planes further apart (images side by side), with NaN between them that must not be read.
+    let wide = ho * wo + 5;
+    let mut spread = vec![f32::NAN; c_out * wide];
+    for (dst, src) in spread
+        .chunks_exact_mut(wide)
+        .zip(grad_out.chunks_exact(ho * wo))
+    {
+        dst[..ho * wo].copy_from_slice(src);
+    }
+    let mut apart = vec![f32::NAN; input.len()];
+    direct.run(&spread, wide, &mut apart);
+    assert_eq!(
+        apart.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        "planes apart"
+    );
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(
         bits(&got),
