@@ -545,13 +545,17 @@ unsafe fn spread_avx512(
     spread_halves(field, coarse, noise, k, rows);
     // The largest magnitude as in `max_abs`: `max_ps(a, m)` is `if a > m { a } else { m }`.
     let field = &field[..2 * rows * k.key.1];
-    let mut m = _mm512_setzero_ps();
-    let mut chunks = field.chunks_exact(16);
+    // Four independent running maxima (the order does not matter), then one.
+    let mut m = [_mm512_setzero_ps(); 4];
+    let mut chunks = field.chunks_exact(64);
     for chunk in &mut chunks {
-        // SAFETY: a chunk holds 16 values.
-        let v = unsafe { _mm512_loadu_ps(chunk.as_ptr()) };
-        m = _mm512_max_ps(_mm512_abs_ps(v), m);
+        for (j, m) in m.iter_mut().enumerate() {
+            // SAFETY: a chunk holds 64 values: 16 from 16 j.
+            let v = unsafe { _mm512_loadu_ps(chunk.as_ptr().add(16 * j)) };
+            *m = _mm512_max_ps(_mm512_abs_ps(v), *m);
+        }
     }
+    let m = _mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3]));
     let mut lanes = [0.0f32; 16];
     // SAFETY: `lanes` holds 16 values.
     unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), m) };
@@ -641,43 +645,74 @@ fn spread_rows<const W: usize>(
             && k.y_kernel.len() == rows * k.ny
             && (W == 0 || width <= 32)
     );
-    // acc[i] += w * src[i] over `width` lanes (a fixed count when W > 0).
+    if W > 0 {
+        weighted_rows::<W>(coarse, W, noise, &k.x_kernel);
+        weighted_rows::<W>(field, cols, &k.y_kernel, coarse);
+        return;
+    }
+    // acc[i] += w * src[i] over `width` lanes.
     let madd = |acc: &mut [f32], src: &[f32], w: f32| {
         let (acc, src) = (&mut acc[..width], &src[..width]);
         for (a, &v) in acc.iter_mut().zip(src) {
             *a += w * v;
         }
     };
-    let mut local = [0.0f32; 32];
-    for (dst, weights) in coarse.chunks_exact_mut(width).zip(noise.chunks_exact(k.nx)) {
-        let acc: &mut [f32] = if W == 0 {
-            &mut *dst
-        } else {
-            &mut local[..width]
-        };
+    for (acc, weights) in coarse.chunks_exact_mut(width).zip(noise.chunks_exact(k.nx)) {
         acc.fill(0.0);
         for (&w, lane) in weights.iter().zip(k.x_kernel.chunks_exact(width)) {
             madd(acc, lane, w);
         }
-        if W > 0 {
-            dst.copy_from_slice(&local[..width]);
-        }
     }
     let coarse = &*coarse;
     for (y, ys) in k.y_kernel.chunks_exact(k.ny).enumerate() {
-        let dst = &mut field[y * cols..y * cols + width];
-        let acc: &mut [f32] = if W == 0 {
-            &mut *dst
-        } else {
-            &mut local[..width]
-        };
+        let acc = &mut field[y * cols..(y + 1) * cols];
         acc.fill(0.0);
         for (&w, lane) in ys.iter().zip(coarse.chunks_exact(width)) {
             madd(acc, lane, w);
         }
-        if W > 0 {
-            dst.copy_from_slice(&local[..width]);
+    }
+}
+
+/// Row `r` of `dst` (`W` lanes from `r * stride`) = `sum_i weights[r][i] * src[i]`, with
+/// `src` rows of `W` lanes and `weights` rows of one weight per `src` row: each lane adds
+/// its terms from 0 in ascending `i`. Four rows at a time (eight independent sums, one
+/// load of each `src` row for four), stored whole in ascending order, so a row's lanes
+/// past `stride` are overwritten by the next row.
+#[inline(always)]
+fn weighted_rows<const W: usize>(dst: &mut [f32], stride: usize, weights: &[f32], src: &[f32]) {
+    let n = src.len() / W;
+    let rows = if n == 0 { 0 } else { weights.len() / n };
+    assert!(
+        n > 0 && src.len() == n * W && weights.len() == rows * n && stride <= W,
+        "weighted_rows shapes"
+    );
+    assert!(rows == 0 || dst.len() >= (rows - 1) * stride + W);
+    const R: usize = 4;
+    let mut r0 = 0;
+    while r0 + R <= rows {
+        let mut acc = [[0.0f32; W]; R];
+        let ws = &weights[r0 * n..(r0 + R) * n];
+        for (i, lane) in src.chunks_exact(W).enumerate() {
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let w = ws[r * n + i];
+                for (a, &v) in acc.iter_mut().zip(lane) {
+                    *a += w * v;
+                }
+            }
         }
+        for (r, acc) in acc.iter().enumerate() {
+            dst[(r0 + r) * stride..][..W].copy_from_slice(acc);
+        }
+        r0 += R;
+    }
+    for r in r0..rows {
+        let mut acc = [0.0f32; W];
+        for (&w, lane) in weights[r * n..(r + 1) * n].iter().zip(src.chunks_exact(W)) {
+            for (a, &v) in acc.iter_mut().zip(lane) {
+                *a += w * v;
+            }
+        }
+        dst[r * stride..][..W].copy_from_slice(&acc);
     }
 }
 
@@ -826,7 +861,32 @@ unsafe fn sample_bytes_avx512(
     field: Option<Field<'_>>,
     m: &Map,
 ) {
+    if field.is_some() {
+        // SAFETY: the caller's CPU has the sets this function needs.
+        unsafe { sample_bytes_avx512_with::<true>(out, quads, bytes, grid, field, m) }
+    } else {
+        // SAFETY: as above.
+        unsafe { sample_bytes_avx512_with::<false>(out, quads, bytes, grid, field, m) }
+    }
+}
+
+/// [`sample_bytes_avx512`] with the elastic displacement compiled in or out (`field` is
+/// `Some` exactly when `ELASTIC`).
+///
+/// # Safety
+/// The CPU must support AVX-512 F and BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+unsafe fn sample_bytes_avx512_with<const ELASTIC: bool>(
+    out: &mut [f32],
+    quads: &mut [u32],
+    bytes: &[u8],
+    grid: &[f32],
+    field: Option<Field<'_>>,
+    m: &Map,
+) {
     use std::arch::x86_64::*;
+    assert!(field.is_some() == ELASTIC);
     let (rows, cols) = (m.rows, m.cols);
     let len = rows * cols;
     let wp = cols + 2 * PAD;
@@ -875,10 +935,15 @@ unsafe fn sample_bytes_avx512(
     // SAFETY: PAD * wp + PAD < quads.len() (the plane has rows + 2 PAD - 1 >= PAD + 1 rows
     // of wp > PAD words): a position inside the packed plane.
     let base = unsafe { quads.as_ptr().add(PAD * wp + PAD) };
+    let out_at = out.as_mut_ptr();
     let (xs, ys) = grid.split_at(len);
-    for p in (0..len).step_by(16) {
-        let n = 16.min(len - p);
-        let mask: __mmask16 = if n == 16 { 0xffff } else { (1u16 << n) - 1 };
+    let (values, scale) = match field {
+        Some(f) => (f.values.as_ptr(), set(f.scale)),
+        None => (std::ptr::null(), set(0.0)),
+    };
+    // Pixels p.. (the lanes of `mask`, the first n = 16 - mask.leading_zeros() of them,
+    // p + n <= len).
+    let block = |p: usize, mask: __mmask16| {
         // SAFETY: lanes below n read xs[p + j] and ys[p + j], p + j < len; the others are
         // masked off.
         let (x, y) = unsafe {
@@ -889,14 +954,13 @@ unsafe fn sample_bytes_avx512(
         };
         let mut ux = _mm512_sub_ps(x, ox);
         let mut uy = _mm512_sub_ps(y, oy);
-        if let Some(f) = field {
-            let (v, scale) = (f.values.as_ptr(), set(f.scale));
+        if ELASTIC {
             // SAFETY: lanes below n read values p + j and len + p + j, p + j < len: inside
-            // the 2 len values (asserted); the other lanes are masked off.
+            // the 2 len values of the field (asserted); the other lanes are masked off.
             let (ex, ey) = unsafe {
                 (
-                    _mm512_maskz_loadu_ps(mask, v.add(p)),
-                    _mm512_maskz_loadu_ps(mask, v.add(len + p)),
+                    _mm512_maskz_loadu_ps(mask, values.add(p)),
+                    _mm512_maskz_loadu_ps(mask, values.add(len + p)),
                 )
             };
             ux = _mm512_sub_ps(ux, _mm512_mul_ps(ex, scale));
@@ -943,7 +1007,14 @@ unsafe fn sample_bytes_avx512(
         let v = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, divisor, v), recip, q);
         let v = _mm512_min_ps(v, one);
         // SAFETY: lanes below n write out[p + j], p + j < len; the others are masked off.
-        unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(p), mask, v) };
+        unsafe { _mm512_mask_storeu_ps(out_at.add(p), mask, v) };
+    };
+    let full = len / 16 * 16;
+    for p in (0..full).step_by(16) {
+        block(p, 0xffff);
+    }
+    if full < len {
+        block(full, (1u16 << (len - full)) - 1);
     }
 }
 
