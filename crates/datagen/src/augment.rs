@@ -681,7 +681,7 @@ fn spread_rows<const W: usize>(
 #[inline(always)]
 fn weighted_rows<const W: usize>(dst: &mut [f32], stride: usize, weights: &[f32], src: &[f32]) {
     let n = src.len() / W;
-    let rows = if n == 0 { 0 } else { weights.len() / n };
+    let rows = weights.len().checked_div(n).unwrap_or(0);
     assert!(
         n > 0 && src.len() == n * W && weights.len() == rows * n && stride <= W,
         "weighted_rows shapes"
