@@ -1464,6 +1464,33 @@ mod tests {
         assert!((grad_new / grad_old - 1.0).abs() < 0.03);
     }
 
+    /// The noise fill gives `range` value by value on every instruction set, for even and
+    /// odd lengths.
+    #[test]
+    fn the_noise_fill_is_the_values_one_by_one() {
+        let words = Words::new(5, 9);
+        for n in 0..40 {
+            let want: Vec<f32> = (0..n)
+                .map(|i| words.range(6 + i as u64, -1.0, 1.0))
+                .collect();
+            let mut got = vec![f32::NAN; n];
+            words.fill_unit_range(6, -1.0, 1.0, &mut got);
+            assert_eq!(bits(&got), bits(&want), "{n}");
+            got.fill(f32::NAN);
+            words.fill_unit_range_body(6, -1.0, 1.0, &mut got);
+            assert_eq!(bits(&got), bits(&want), "{n} portable");
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+            {
+                got.fill(f32::NAN);
+                // SAFETY: the CPU has the sets (checked above).
+                unsafe { words.fill_unit_range_avx512(6, -1.0, 1.0, &mut got) };
+                assert_eq!(bits(&got), bits(&want), "{n} avx512");
+            }
+        }
+    }
+
     /// `v / 255` as the AVX-512 sampler computes it.
     fn div_255(v: f32) -> f32 {
         let recip = 1.0f32 / 255.0;
