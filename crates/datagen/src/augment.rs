@@ -1500,7 +1500,7 @@ mod tests {
 
     /// The sampler's division by 255 gives the bits of `/` for the floats in [0, 256] (the
     /// interpolated byte values): every 61st one here (18.6 million, including both ends);
-    /// `cargo test -p datagen --release -- --ignored fma_division` checks all 1.13 billion.
+    /// `cargo test -p datagen --lib -- --ignored fma_division` checks all 1.13 billion.
     #[test]
     fn fma_division_by_255_is_the_division() {
         let end = 256.0f32.to_bits();
