@@ -2,6 +2,7 @@
 //! and chart checked, nothing fetched, its size bounded, and a real headless Chromium
 //! drawing it at desktop and phone widths.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -299,7 +300,10 @@ fn chromium() -> Option<PathBuf> {
 fn screenshot(browser: &Path, page: &Path, width: u32, height: u32, out: &Path) -> Vec<u8> {
     let profile = out.with_extension("profile");
     let _ = std::fs::remove_dir_all(&profile);
-    let status = Command::new(browser)
+    // In a process group of its own, killed afterwards: headless Chromium's helper
+    // processes outlive its main process otherwise.
+    let child = Command::new(browser)
+        .process_group(0)
         .args([
             "--headless",
             "--no-sandbox",
@@ -315,8 +319,13 @@ fn screenshot(browser: &Path, page: &Path, width: u32, height: u32, out: &Path) 
         .arg(format!("--screenshot={}", out.display()))
         .arg(format!("--window-size={width},{height}"))
         .arg(format!("file://{}", page.display()))
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let group = format!("-{}", child.id());
+    let status = child.wait_with_output().unwrap();
+    let _ = Command::new("kill").args(["-KILL", &group]).status();
     assert!(
         status.status.success() && out.exists(),
         "chromium failed: {}",

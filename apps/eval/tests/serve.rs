@@ -866,6 +866,19 @@ impl Drop for Browser {
 
 struct Driver(Child);
 
+/// Kills, when dropped, every process whose command line holds this text (a browser's unique
+/// profile directory): Chromium's helper processes outlive the session and chromedriver,
+/// which starts them in process groups of their own.
+struct KillMatching(String);
+
+impl Drop for KillMatching {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &self.0])
+            .status();
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -903,6 +916,7 @@ fn a_real_browser_draws_a_seven_and_a_zero_and_sees_the_answer() {
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     for (layout, phone, pointer) in [("desktop", false, "mouse"), ("phone", true, "touch")] {
         let profile = scratch(&format!("chromium-{layout}"));
+        let _browser_processes = KillMatching(profile.display().to_string());
         let b = Browser::open(driver_addr, &page, &profile, phone);
         for (strokes, digit, name) in [(seven(), 7, "seven"), (zero(), 0, "zero")] {
             b.draw(&strokes, pointer);
