@@ -185,6 +185,24 @@ impl DirectNet {
     /// [`Error::InputShape`] when `images` is not whole images or `logits` does not have
     /// `n * classes` values.
     pub fn infer_into(&self, logits: &mut [f32], images: &[u8]) -> Result<()> {
+        self.infer_pixels(logits, images, |p| f32::from(p) / 255.0)
+    }
+
+    /// [`DirectNet::infer_into`] for images already in `f32` (as `Sequential::infer` takes
+    /// them), e.g. preprocessed pictures.
+    ///
+    /// # Errors
+    /// As [`DirectNet::infer_into`].
+    pub fn infer_values_into(&self, logits: &mut [f32], images: &[f32]) -> Result<()> {
+        self.infer_pixels(logits, images, |v| v)
+    }
+
+    fn infer_pixels<P: Copy + Sync>(
+        &self,
+        logits: &mut [f32],
+        images: &[P],
+        value: fn(P) -> f32,
+    ) -> Result<()> {
         let len = self.rows * self.cols;
         let n = images.len() / len.max(1);
         if len == 0 || n * len != images.len() || logits.len() != n * self.classes {
@@ -200,7 +218,7 @@ impl DirectNet {
         if n <= CHUNK {
             // One chunk: on this thread (a single image should not wait for others to wake).
             let mut ws = self.take();
-            self.chunk(&mut ws, logits, images)?;
+            self.chunk(&mut ws, logits, images, value)?;
             self.give(ws);
             return Ok(());
         }
@@ -209,7 +227,7 @@ impl DirectNet {
             .zip(images.par_chunks(CHUNK * len))
             .try_for_each(|(out, part)| {
                 let mut ws = self.take();
-                let r = self.chunk(&mut ws, out, part);
+                let r = self.chunk(&mut ws, out, part, value);
                 self.give(ws);
                 r
             })
@@ -234,7 +252,13 @@ impl DirectNet {
     }
 
     /// The logits of at most [`CHUNK`] images.
-    fn chunk(&self, ws: &mut Workspace, logits: &mut [f32], images: &[u8]) -> Result<()> {
+    fn chunk<P: Copy>(
+        &self,
+        ws: &mut Workspace,
+        logits: &mut [f32],
+        images: &[P],
+        value: fn(P) -> f32,
+    ) -> Result<()> {
         let len = self.rows * self.cols;
         let m = images.len() / len;
         ws.a.resize(m * self.features, 0.0);
@@ -242,7 +266,7 @@ impl DirectNet {
             .chunks_exact(len)
             .zip(ws.a.chunks_exact_mut(self.features))
         {
-            self.convolve(&mut ws.padded, &mut ws.scratch, image, features);
+            self.convolve(&mut ws.padded, &mut ws.scratch, image, value, features);
         }
         let (mut x, mut y) = (&mut ws.a, &mut ws.b);
         for d in &self.dense {
@@ -262,20 +286,19 @@ impl DirectNet {
     }
 
     /// One image through the convolutions into its flattened features (channels first).
-    fn convolve(
+    fn convolve<P: Copy>(
         &self,
         padded: &mut [Vec<f32>],
         scratch: &mut Vec<f32>,
-        image: &[u8],
+        image: &[P],
+        value: fn(P) -> f32,
         features: &mut [f32],
     ) {
         let first = &self.convs[0];
         let (p, (_, wp)) = (first.pad(), first.padded_dims());
         for (y, row) in image.chunks_exact(self.cols).enumerate() {
             let dst = &mut padded[0][(y + p) * wp + p..][..self.cols];
-            dst.iter_mut()
-                .zip(row)
-                .for_each(|(d, &v)| *d = f32::from(v) / 255.0);
+            dst.iter_mut().zip(row).for_each(|(d, &v)| *d = value(v));
         }
         for (l, conv) in self.convs.iter().enumerate() {
             let (oh, ow) = conv.output_dims();

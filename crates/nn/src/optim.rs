@@ -2,12 +2,19 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model_file::TensorData;
 use crate::sequential::Sequential;
 use crate::sgd::Sgd;
+
+/// Parameters of at least this many values are updated by several threads (a LeNet-style
+/// dense weight: 400k values; its weights, gradients and optimiser state are megabytes).
+pub(crate) const PARALLEL_VALUES: usize = 1 << 16;
+/// Values per parallel task of an update.
+pub(crate) const UPDATE_CHUNK: usize = 1 << 14;
 
 /// Something that updates a model's parameters from their accumulated gradients.
 pub trait Optimizer: Send + std::fmt::Debug {
@@ -206,16 +213,28 @@ impl Optimizer for Adam {
             let v = vs
                 .entry(name.to_owned())
                 .or_insert_with(|| vec![0.0; g.len()]);
-            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = if decoupled {
-                    *w *= 1.0 - lr * wd;
-                    g
-                } else {
-                    g + wd * *w
-                };
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *w -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+            let update = |w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+                for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    let g = if decoupled {
+                        *w *= 1.0 - lr * wd;
+                        g
+                    } else {
+                        g + wd * *w
+                    };
+                    *m = b1 * *m + (1.0 - b1) * g;
+                    *v = b2 * *v + (1.0 - b2) * g * g;
+                    *w -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+                }
+            };
+            // Elementwise, so splitting a large parameter between threads changes no bit.
+            if w.len() >= PARALLEL_VALUES {
+                w.par_chunks_mut(UPDATE_CHUNK)
+                    .zip(g.par_chunks(UPDATE_CHUNK))
+                    .zip(m.par_chunks_mut(UPDATE_CHUNK))
+                    .zip(v.par_chunks_mut(UPDATE_CHUNK))
+                    .for_each(|(((w, g), m), v)| update(w, g, m, v));
+            } else {
+                update(w, g, m, v);
             }
         });
     }

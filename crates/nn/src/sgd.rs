@@ -1,15 +1,12 @@
 //! Stochastic gradient descent with momentum and weight decay.
 
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 
-use crate::error::{Error, Result};
-use crate::sequential::Sequential;
+use rayon::prelude::*;
 
-/// Parameters of at least this many values are updated by several threads.
-const PARALLEL_VALUES: usize = 1 << 16;
-/// Values per parallel task of an update.
-const UPDATE_CHUNK: usize = 1 << 14;
+use crate::error::{Error, Result};
+use crate::optim::{PARALLEL_VALUES, UPDATE_CHUNK};
+use crate::sequential::Sequential;
 
 /// SGD with PyTorch's semantics: `g = grad + weight_decay * w`, `v = momentum * v + g`,
 /// `w -= lr * v` (with `v = g` on the first step), or `w -= lr * (g + momentum * v)` with

@@ -61,6 +61,12 @@ fn check(arch: &str, seed: u64) {
                 bits(&want),
                 "{arch}: {n} images, {threads} threads"
             );
+            // Values already in f32, as the picture path passes them.
+            let values: Vec<f32> = bytes.iter().map(|&p| f32::from(p) / 255.0).collect();
+            let mut from_values = vec![f32::NAN; n * classes];
+            pool.install(|| net.infer_values_into(&mut from_values, &values))
+                .unwrap();
+            assert_eq!(bits(&from_values), bits(&want), "{arch}: {n} f32 images");
         }
     }
 }

@@ -97,3 +97,48 @@ fn optimizers_resume_bit_exactly_from_saved_state() {
         );
     }
 }
+
+/// Every parameter's bits, in name order.
+fn param_bits(model: &Sequential) -> Vec<(String, Vec<u32>)> {
+    let mut out = Vec::new();
+    model.visit_params_ref(&mut |name, p| {
+        out.push((
+            name.to_string(),
+            p.value.data().iter().map(|v| v.to_bits()).collect(),
+        ));
+    });
+    out
+}
+
+#[test]
+fn updates_of_large_parameters_are_the_same_on_any_thread_count() {
+    // The LeNet-style dense weight (401,408 values) is split between threads; each value
+    // is updated on its own, so 1 and 3 threads give the same bits.
+    let fresh: [fn() -> Box<dyn Optimizer>; 3] = [
+        || Box::new(Sgd::new(0.05, 0.9, 1e-3).unwrap()),
+        || Box::new(Adam::new(1e-3, 0.9, 0.999, 1e-8, 1e-4, false).unwrap()),
+        || Box::new(Adam::new(1e-3, 0.9, 0.999, 1e-8, 0.01, true).unwrap()),
+    ];
+    for make in fresh {
+        let result = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut model = ModelSpec::lenet().build(3).unwrap();
+                let mut opt = make();
+                for s in 0..3u32 {
+                    model.visit_params(&mut |_, p| {
+                        for (i, g) in p.grad.data_mut().iter_mut().enumerate() {
+                            *g = ((i as u32 ^ s) as f32 * 0.001).sin();
+                        }
+                    });
+                    opt.step(&mut model);
+                }
+                param_bits(&model)
+            })
+        };
+        assert_eq!(result(1), result(3));
+    }
+}
