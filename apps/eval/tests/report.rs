@@ -2,7 +2,6 @@
 //! and chart checked, nothing fetched, its size bounded, and a real headless Chromium
 //! drawing it at desktop and phone widths.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -10,7 +9,7 @@ use std::sync::OnceLock;
 mod common;
 
 use base64::Engine as _;
-use common::scratch;
+use common::{scratch, KillMatching};
 use scraper::{Html, Selector};
 
 /// Sections the page must have, by id (the same list as `html_report::SECTIONS`).
@@ -300,10 +299,8 @@ fn chromium() -> Option<PathBuf> {
 fn screenshot(browser: &Path, page: &Path, width: u32, height: u32, out: &Path) -> Vec<u8> {
     let profile = out.with_extension("profile");
     let _ = std::fs::remove_dir_all(&profile);
-    // In a process group of its own, killed afterwards: headless Chromium's helper
-    // processes outlive its main process otherwise.
-    let child = Command::new(browser)
-        .process_group(0)
+    let _browser_processes = KillMatching(profile.display().to_string());
+    let status = Command::new(browser)
         .args([
             "--headless",
             "--no-sandbox",
@@ -319,13 +316,8 @@ fn screenshot(browser: &Path, page: &Path, width: u32, height: u32, out: &Path) 
         .arg(format!("--screenshot={}", out.display()))
         .arg(format!("--window-size={width},{height}"))
         .arg(format!("file://{}", page.display()))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    let group = format!("-{}", child.id());
-    let status = child.wait_with_output().unwrap();
-    let _ = Command::new("kill").args(["-KILL", &group]).status();
     assert!(
         status.status.success() && out.exists(),
         "chromium failed: {}",

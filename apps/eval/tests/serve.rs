@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::scratch;
+use common::{scratch, KillMatching};
 use serde_json::{json, Value};
 
 /// A seed model trained once for all tests of this file through the library the `train`
@@ -865,19 +865,6 @@ impl Drop for Browser {
 }
 
 struct Driver(Child);
-
-/// Kills, when dropped, every process whose command line holds this text (a browser's unique
-/// profile directory): Chromium's helper processes outlive the session and chromedriver,
-/// which starts them in process groups of their own.
-struct KillMatching(String);
-
-impl Drop for KillMatching {
-    fn drop(&mut self) {
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-f", &self.0])
-            .status();
-    }
-}
 
 impl Drop for Driver {
     fn drop(&mut self) {

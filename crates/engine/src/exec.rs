@@ -60,15 +60,16 @@ impl ExecPath {
     }
 
     /// What runs, in words, with the instruction set: `fused seed kernels, avx512`,
-    /// `layer by layer, avx512 panels and direct convolutions` (with AVX-512, where the
-    /// convolutions that fit run directly) or `layer by layer, avx2+fma panels`.
+    /// `layer by layer, avx512 panels and direct convolutions` (with AVX-512, for a network
+    /// whose convolutions run directly, see `nn::DirectNet`) or `layer by layer, avx2+fma
+    /// panels`.
     ///
     /// # Errors
     /// As [`ExecPath::fused_for`].
     pub fn describe(self, model: &Sequential, rows: usize, cols: usize) -> Result<String> {
         Ok(match self.fused_for(model, rows, cols)? {
             Some(f) => format!("fused seed kernels, {}", f.isa()),
-            None if tensor::DirectConv::supported() => format!(
+            None if nn::DirectNet::new(model).is_some() => format!(
                 "layer by layer, {} panels and direct convolutions",
                 tensor::panel_isa()
             ),

@@ -191,7 +191,8 @@ fn judge(model: &Sequential, prepared: Prepared, settings: &Settings) -> Result<
     } else {
         1.0
     };
-    let (logp, energy) = log_probs_at(model, &input, 1, t)?;
+    let net = Network::new(model);
+    let (logp, energy) = log_probs_at(&net, &input, 1, t)?;
     let probs: Vec<f32> = logp.iter().map(|l| l.exp()).collect();
     let order = ranked(&probs);
     let class = order[0];
@@ -201,9 +202,9 @@ fn judge(model: &Sequential, prepared: Prepared, settings: &Settings) -> Result<
         let base = if t == 1.0 {
             logp[class]
         } else {
-            log_probs(model, &input, 1)?.0[class]
+            log_probs(&net, &input, 1)?.0[class]
         };
-        occlusion(model, &input, class, base)?
+        occlusion(&net, &input, class, base)?
     } else {
         vec![0.0; input.len()]
     };
@@ -233,31 +234,47 @@ fn ranked(probs: &[f32]) -> Vec<usize> {
     order
 }
 
+/// The model, with its direct-convolution form where it has one (`nn::DirectNet`: the same
+/// bits as its layers, several times faster on the hundreds of occluded copies the saliency
+/// map needs), packed once per judged image.
+struct Network<'m> {
+    model: &'m Sequential,
+    direct: Option<nn::DirectNet>,
+}
+
+impl<'m> Network<'m> {
+    fn new(model: &'m Sequential) -> Self {
+        let direct = nn::DirectNet::new(model).filter(|n| n.input() == (IMAGE_SIDE, IMAGE_SIDE));
+        Self { model, direct }
+    }
+
+    /// The logits `[n, classes]` of `n` images of 28x28 held in `batch`.
+    fn logits(&self, batch: &[f32], n: usize) -> Result<Tensor> {
+        if let Some(net) = &self.direct {
+            let mut logits = Tensor::zeros(vec![n, net.classes()]);
+            net.infer_values_into(logits.data_mut(), batch)?;
+            return Ok(logits);
+        }
+        let x = Tensor::from_vec(vec![n, 1, IMAGE_SIDE, IMAGE_SIDE], batch.to_vec())?;
+        Ok(self.model.infer(&x)?)
+    }
+}
+
 /// Log-probabilities of `n` images of 28x28 held in `batch`, row by row, and each row's
 /// energy `ln Σ exp(logits)` (of the raw logits).
-fn log_probs(model: &Sequential, batch: &[f32], n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
-    log_probs_at(model, batch, n, 1.0)
+fn log_probs(net: &Network<'_>, batch: &[f32], n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+    log_probs_at(net, batch, n, 1.0)
 }
 
 /// [`log_probs`] of the logits divided by `temperature` (the energies stay those of the raw
 /// logits).
 fn log_probs_at(
-    model: &Sequential,
+    net: &Network<'_>,
     batch: &[f32],
     n: usize,
     temperature: f32,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    let x = Tensor::from_vec(vec![n, 1, IMAGE_SIDE, IMAGE_SIDE], batch.to_vec())?;
-    // A LeNet-style network runs its convolutions directly (the same bits as its layers,
-    // several times faster on the hundreds of occluded copies the saliency map needs).
-    let mut logits = match nn::DirectNet::new(model) {
-        Some(net) if net.input() == (IMAGE_SIDE, IMAGE_SIDE) => {
-            let mut logits = Tensor::zeros(vec![n, net.classes()]);
-            net.infer_values_into(logits.data_mut(), batch)?;
-            logits
-        }
-        _ => model.infer(&x)?,
-    };
+    let mut logits = net.logits(batch, n)?;
     let classes = logits.len() / n;
     let energy: Vec<f32> = logits
         .data()
@@ -281,7 +298,7 @@ fn log_probs_at(
 /// cover it (rises count as 0). The log scale keeps the map informative when the network is
 /// sure: a probability of 0.9999 hardly moves, its log does. Patches over no ink change
 /// nothing and are skipped.
-fn occlusion(model: &Sequential, input: &[f32], class: usize, base: f32) -> Result<Vec<f32>> {
+fn occlusion(net: &Network<'_>, input: &[f32], class: usize, base: f32) -> Result<Vec<f32>> {
     let side = IMAGE_SIDE;
     let half = PATCH / 2;
     let patch = |c: usize| c.saturating_sub(half)..(c + half + 1).min(side);
@@ -302,7 +319,7 @@ fn occlusion(model: &Sequential, input: &[f32], class: usize, base: f32) -> Resu
                 }
             }
         }
-        let (logp, _) = log_probs(model, &batch, chunk.len())?;
+        let (logp, _) = log_probs(net, &batch, chunk.len())?;
         let classes = logp.len() / chunk.len();
         for (k, &(x, y)) in chunk.iter().enumerate() {
             let d = (base - logp[k * classes + class]).max(0.0);

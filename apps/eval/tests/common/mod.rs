@@ -6,6 +6,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+/// Kills, when dropped, every process whose command line holds this text: a browser's
+/// unique profile directory. Chromium's helper processes outlive its main process, its
+/// WebDriver session and chromedriver (which starts them in process groups of their own).
+pub struct KillMatching(pub String);
+
+impl Drop for KillMatching {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &self.0])
+            .status();
+    }
+}
+
 /// A fresh directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("digits-eval-{}-{name}", std::process::id()));
