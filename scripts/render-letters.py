@@ -3,7 +3,11 @@
 `eval --image` says "unsure" or "no digit" on things it never saw (issue 15). Never train on
 them.
 
-    python3 scripts/render-letters.py OUT_DIR [SEED]
+    python3 scripts/render-letters.py OUT_DIR [SEED] [held]
+
+With `held`, the letters come from eight other fonts (URW Bookman, Nimbus Sans and Roman,
+URW Gothic Demi, DejaVu Sans Condensed, Liberation Sans Narrow, C059): a held-back set that
+no choice was tuned on.
 
 Needs Pillow (`pip install pillow`) and Debian's fonts-comic-neue, fonts-urw-base35,
 fonts-dejavu-core and fonts-liberation. Each page: 200x200, dark ink on light paper with a
@@ -27,6 +31,16 @@ FONTS = [
     "/usr/share/fonts/opentype/urw-base35/URWGothic-Book.otf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Oblique.ttf",
     "/usr/share/fonts/truetype/liberation/LiberationSans-Italic.ttf",
+]
+HELD_FONTS = [
+    "/usr/share/fonts/opentype/urw-base35/URWBookman-LightItalic.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSans-Italic.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf",
+    "/usr/share/fonts/opentype/urw-base35/URWGothic-DemiOblique.otf",
+    "/usr/share/fonts/opentype/urw-base35/C059-Italic.otf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Italic.otf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Oblique.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Italic.ttf",
 ]
 PAGE = 200
 
@@ -66,10 +80,11 @@ def page(letter, font_path, rng):
 def main():
     out_dir = sys.argv[1]
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    fonts = HELD_FONTS if len(sys.argv) > 3 and sys.argv[3] == "held" else FONTS
     rng = random.Random(seed)
     os.makedirs(out_dir, exist_ok=True)
     n = 0
-    for font_path in FONTS:
+    for font_path in fonts:
         name = os.path.splitext(os.path.basename(font_path))[0]
         for letter in LETTERS:
             for k in range(2):

@@ -448,3 +448,39 @@ fn metrics_csv_has_a_row_per_epoch_matching_json() {
         assert!((loss - e["loss"].as_f64().unwrap()).abs() < 1e-6);
     }
 }
+
+// See: issue #15 (where the "no digit" floor sits for each network).
+#[test]
+fn the_energy_floor_quantile_follows_the_network() {
+    let dir = scratch("energy-quantile");
+    let quantile_of = |name: &str, arch: Option<&str>| {
+        let model = dir.join(name);
+        let mut args = small_run(&model);
+        if let Some(arch) = arch {
+            args.extend(["--arch".into(), arch.into()]);
+        }
+        let out = run_ok(&args);
+        assert!(out.contains("energy floor"), "{out}");
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+        let c = &m["meta"]["calibration"];
+        assert!(c["min_energy"].as_f64().unwrap().is_finite(), "{c}");
+        c["energy_quantile"].as_f64().unwrap()
+    };
+    // The seed network, by name or spelled out, keeps its 1% floor; a network with a hidden
+    // layer gets the lower one.
+    assert_eq!(quantile_of("seed.json", None), 0.01);
+    assert_eq!(
+        quantile_of(
+            "seed-spelled.json",
+            Some("conv8x3,relu,pool2,flatten,dense10")
+        ),
+        0.01
+    );
+    assert_eq!(
+        quantile_of(
+            "hidden.json",
+            Some("conv8x3,relu,pool2,flatten,dense32,relu,dense10")
+        ),
+        0.003
+    );
+}
