@@ -23,13 +23,14 @@ pub struct Cli {
     /// Passes over the training set [default: 3; 8 for --arch lenet on synthetic digits].
     #[arg(long, value_name = "N", value_parser = values::at_least_one, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
-    /// Images per step [default: 64].
+    /// Images per step [default: 64; 128 for --arch lenet on synthetic digits].
     #[arg(long, value_name = "N", value_parser = values::at_least_one, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
     /// Optimiser [default: sgd].
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
-    /// Learning rate [default: 0.05 for sgd, 0.001 for adam and adamw].
+    /// Learning rate [default: 0.05 for sgd (0.1 for --arch lenet on synthetic digits), 0.001
+    /// for adam and adamw].
     #[arg(long, value_name = "X", value_parser = values::positive, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// SGD momentum, PyTorch semantics, in [0, 1) [default: 0.9]. Only with --optimizer sgd.

@@ -481,6 +481,6 @@ fn the_energy_floor_quantile_follows_the_network() {
             "hidden.json",
             Some("conv8x3,relu,pool2,flatten,dense32,relu,dense10")
         ),
-        0.003
+        0.005
     );
 }
