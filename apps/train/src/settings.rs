@@ -113,7 +113,7 @@ const PLAIN_RECIPE: Recipe = Recipe {
 /// than the seed network does, so each of 8 epochs draws 50,000 new ones (400,000 in all, one
 /// epoch's held at a time), 128 a step at twice the rate. On the real development digits,
 /// medians over training seeds 1-4: 96.95% (96.1-97.3), the whole run 113-134 s here; 64 a
-/// step at 0.05 gave 96.85% (96.4-97.2) in 131-144 s in the same hour, 3 epochs of 100,000
+/// step at 0.05 gave 96.85% (96.4-97.2) in 123-144 s in the same hour, 3 epochs of 100,000
 /// 96.5% (README, "Synthetic handwriting").
 pub const LENET_SYNTHETIC_RECIPE: Recipe = Recipe {
     epochs: 8,
