@@ -5,6 +5,9 @@
 # `cargo run --release -p datagen --example render_pages -- ../shared/data/real-digits-dev DIR`.
 # Prints: real-digit accuracy and calibration (IDX), Fashion-MNIST against real digits
 # (--ood), and the verdicts on letter photos and real digit photos with a trade-off table.
+# With HELD=DIR (held-back letters: `scripts/render-letters.py DIR 7 held`) and PAIRS=DIR
+# (`scripts/render-pairs.py`), also the share of held-back letters flagged and of pairs
+# read exactly.
 set -euo pipefail
 model=$1 letters=$2 pages=$3 out=${4:-$(mktemp -d)}
 eval=${EVAL:-target/release/digits-eval}
@@ -15,6 +18,13 @@ mkdir -p "$out"
 "$eval" --model "$model" --data "idx:$dev" --ood "idx:$fashion" --json "$out/fashion.json" >/dev/null
 "$eval" --model "$model" --image "$letters"/*.png --json "$out/letters.json" >/dev/null
 "$eval" --model "$model" --image "$pages"/*.png --json "$out/pages.json" >/dev/null
+rm -f "$out/held.json" "$out/pairs.json"
+if [ -n "${HELD:-}" ]; then
+    "$eval" --model "$model" --image "$HELD"/*.png --json "$out/held.json" >/dev/null
+fi
+if [ -n "${PAIRS:-}" ]; then
+    "$eval" --model "$model" --image "$PAIRS"/*.png --json "$out/pairs.json" >/dev/null
+fi
 python3 - "$out" <<'PY'
 import json, sys, os
 out = sys.argv[1]
@@ -33,6 +43,13 @@ print(f"fashion (IDX) vs real digits: flagged {100*fa['flagged']:.2f}%, digits f
 acc = sum(1 for p in pag if p["top"] == names[label(p)]) / len(pag)
 lf = sum(1 for p in let if p["class"] is None) / len(let)
 pf = sum(1 for p in pag if p["class"] is None) / len(pag)
+if os.path.exists(os.path.join(out, "held.json")):
+    held = json.load(open(os.path.join(out, "held.json")))["predictions"]
+    print(f"held-back letters flagged {100*sum(1 for p in held if p['class'] is None)/len(held):.2f}% ({len(held)})")
+if os.path.exists(os.path.join(out, "pairs.json")):
+    pairs = json.load(open(os.path.join(out, "pairs.json")))["predictions"]
+    exact = sum(1 for p in pairs if str(p.get("number")) == os.path.basename(p["file"]).split("-")[1].split(".")[0])
+    print(f"pairs read exactly {100*exact/len(pairs):.1f}% ({len(pairs)})")
 print(f"at the model's floor: letters flagged {100*lf:.2f}% ({len(let)}), digit photos flagged {100*pf:.2f}% ({len(pag)}), digit photo accuracy (top) {100*acc:.2f}%")
 # The energy alone, at thresholds that flag given shares of the digit photos.
 es = sorted(p["energy"] for p in pag if not p["verdict"].startswith("no digit:") or "unlike" in p["verdict"])
