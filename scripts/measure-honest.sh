@@ -33,8 +33,10 @@ fa = json.load(open(os.path.join(out, "fashion.json")))["ood"]
 let = json.load(open(os.path.join(out, "letters.json")))["predictions"]
 pag = json.load(open(os.path.join(out, "pages.json")))["predictions"]
 names = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]
-def label(p):  # pages are NNNN-L.png
-    return int(os.path.basename(p["file"]).split("-")[1].split(".")[0])
+def tag(p):  # pages are NNNN-L.png, pairs NNNN-AB.png
+    return os.path.basename(p["file"]).split("-")[1].split(".")[0]
+def label(p):
+    return int(tag(p))
 def score(p):
     return -1.0 if p["verdict"].startswith("no digit") else p["probability"]
 c = dev["calibration"]
@@ -48,7 +50,7 @@ if os.path.exists(os.path.join(out, "held.json")):
     print(f"held-back letters flagged {100*sum(1 for p in held if p['class'] is None)/len(held):.2f}% ({len(held)})")
 if os.path.exists(os.path.join(out, "pairs.json")):
     pairs = json.load(open(os.path.join(out, "pairs.json")))["predictions"]
-    exact = sum(1 for p in pairs if str(p.get("number")) == os.path.basename(p["file"]).split("-")[1].split(".")[0])
+    exact = sum(1 for p in pairs if str(p.get("number")) == tag(p))
     print(f"pairs read exactly {100*exact/len(pairs):.1f}% ({len(pairs)})")
 print(f"at the model's floor: letters flagged {100*lf:.2f}% ({len(let)}), digit photos flagged {100*pf:.2f}% ({len(pag)}), digit photo accuracy (top) {100*acc:.2f}%")
 # The energy alone, at thresholds that flag given shares of the digit photos.
