@@ -21,6 +21,16 @@ const CALIBRATION_START: u64 = 1 << 33;
 /// Held-out digits fitted on.
 const CALIBRATION_SIZE: usize = 10_000;
 
+/// One in how many of the held-out synthetic digits the temperature is fitted on (the first
+/// `1 / PERTURB_EVERY` of them, every class alike) is perturbed: shifted, rotated and scaled
+/// as `--augment` does. The generator's own digits are cleaner than handwriting: fitted on
+/// them alone, the temperature (0.50-0.55 for the default run, seeds 1-4) left every seed
+/// over-confident on the real development digits, whose ECE and NLL were both lowest at
+/// 0.6-0.7. A quarter perturbed gives 0.62-0.63 (README, "Honest confidence"; the share was
+/// chosen on the development digits). The energy floor is still the quantile of the
+/// unperturbed digits.
+const PERTURB_EVERY: usize = 4;
+
 /// Share of the held-out digits whose energy may fall under the floor, for the seed network.
 /// Chosen on the development measurements in the README (trade-off table, seeds 1-4 of the
 /// default run): 1% of synthetic digits flags 1.6-2.3% of real digit photos (the target
@@ -54,25 +64,38 @@ pub const MIN_CONFIDENCE_WITH_ENERGY: f32 = 0.4;
 /// fit on (IDX data without `--val-fraction`).
 pub fn calibration(s: &Settings, data: &Data, model: &Sequential) -> Result<Option<Value>> {
     let classes = s.class_names.len();
-    let (held, what): (Dataset, String) = match (&data.val, &s.data) {
-        (Some(val), _) => (val.clone(), format!("{} validation images", val.len())),
+    // `fit`: what the temperature is fitted on; `held`: what the energy floor is taken from.
+    let (held, fit, what): (Dataset, Option<Dataset>, String) = match (&data.val, &s.data) {
+        (Some(val), _) => (
+            val.clone(),
+            None,
+            format!("{} validation images", val.len()),
+        ),
         (None, DataSource::Synthetic) => {
             let style: Style = s.style.map_or(Style::Strokes, Style::from);
-            (
-                datagen::generate(style, s.seed, CALIBRATION_START, CALIBRATION_SIZE),
-                format!("{CALIBRATION_SIZE} held-out synthetic digits"),
-            )
+            let held = datagen::generate(style, s.seed, CALIBRATION_START, CALIBRATION_SIZE);
+            let fit = perturbed(&held, s.seed)?;
+            let what = format!(
+                "{CALIBRATION_SIZE} held-out synthetic digits, one in {PERTURB_EVERY} shifted, \
+                 rotated and scaled"
+            );
+            (held, Some(fit), what)
         }
         (None, DataSource::Idx(_) | DataSource::Mnist | DataSource::FashionMnist) => {
             println!("calibration: none (no held-out images; pass --val-fraction to fit one)");
             return Ok(None);
         }
     };
-    let eval = evaluate_with(model, &held, 1000, classes, ExecPath::from(s.exec))?;
+    let exec = ExecPath::from(s.exec);
+    let eval = evaluate_with(model, &held, 1000, classes, exec)?;
+    let fit_logits = match &fit {
+        Some(fit) => evaluate_with(model, fit, 1000, classes, exec)?.logits,
+        None => eval.logits.clone(),
+    };
     let labels: Vec<usize> = held.labels().iter().map(|&l| usize::from(l)).collect();
-    let temperature = fit_temperature(&eval.logits, &labels, classes)?;
-    let before = nll_at(&eval.logits, &labels, classes, 1.0)?;
-    let after = nll_at(&eval.logits, &labels, classes, f64::from(temperature))?;
+    let temperature = fit_temperature(&fit_logits, &labels, classes)?;
+    let before = nll_at(&fit_logits, &labels, classes, 1.0)?;
+    let after = nll_at(&fit_logits, &labels, classes, f64::from(temperature))?;
     let mut c = json!({
         "temperature": temperature,
         "fitted_on": what,
@@ -92,4 +115,56 @@ pub fn calibration(s: &Settings, data: &Data, model: &Sequential) -> Result<Opti
     }
     println!("{line}");
     Ok(Some(c))
+}
+
+/// `held` with its first `1 / PERTURB_EVERY` images (labels run 0-9 in turn, so every class
+/// alike) shifted, rotated and scaled (the `--augment` defaults), keyed on the image's index
+/// from [`CALIBRATION_START`]: a pure function of the seed.
+fn perturbed(held: &Dataset, seed: u64) -> Result<Dataset> {
+    let (rows, cols) = (held.rows(), held.cols());
+    let mut images = held.images().to_vec();
+    let mut out = vec![0.0f32; rows * cols];
+    let augment = datagen::Augment::default();
+    for (i, image) in images
+        .chunks_exact_mut(rows * cols)
+        .enumerate()
+        .take(held.len() / PERTURB_EVERY)
+    {
+        augment.apply_bytes(
+            &mut out,
+            image,
+            rows,
+            cols,
+            seed,
+            CALIBRATION_START + i as u64,
+        );
+        for (b, &v) in image.iter_mut().zip(&out) {
+            *b = datagen::to_byte(v);
+        }
+    }
+    Ok(Dataset::new(images, held.labels().to_vec(), rows, cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // See: issue #15 (the temperature is fitted on digits a little less clean than the
+    // generator's own).
+    #[test]
+    fn the_first_quarter_of_the_held_out_digits_is_perturbed_and_nothing_else() {
+        let held = datagen::generate(Style::Strokes, 3, CALIBRATION_START, 40);
+        let fit = perturbed(&held, 3).unwrap();
+        assert_eq!(fit.labels(), held.labels());
+        assert_eq!((fit.rows(), fit.cols()), (28, 28));
+        let changed: Vec<bool> = (0..held.len())
+            .map(|i| fit.image(i) != held.image(i))
+            .collect();
+        assert!(changed[..10].iter().all(|&c| c), "{changed:?}");
+        assert!(!changed[10..].iter().any(|&c| c), "{changed:?}");
+        // Every class is perturbed alike, the same way for the same seed, another way for
+        // another seed.
+        assert_eq!(perturbed(&held, 3).unwrap().images(), fit.images());
+        assert_ne!(perturbed(&held, 4).unwrap().images(), fit.images());
+    }
 }
