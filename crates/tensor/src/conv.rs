@@ -395,14 +395,23 @@ thread_local! {
 /// write before it reads). Falls back to a fresh buffer if the scratch is already in use.
 fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            if buf.len() < len {
-                buf.resize(len, 0.0);
-            }
-            f(&mut buf[..len])
-        }
-        Err(_) => f(&mut vec![0.0; len]),
+        Ok(mut buf) => f(aligned(&mut buf, len)),
+        Err(_) => f(aligned(&mut Vec::new(), len)),
     })
+}
+
+/// `len` values of `buf` (grown as needed) starting at a 64-byte boundary: the kernels read
+/// whole 64-byte vectors along rows whose length is a multiple of 16 values, and a vector
+/// that straddles two cache lines costs two reads. (The LeNet-style second convolution's
+/// weight gradient took about 14% longer on the 16-byte-aligned buffers the allocator hands
+/// out, one thread, alternating in one process.)
+fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    const LANES: usize = 16;
+    if buf.len() < len + LANES {
+        buf.resize(len + LANES, 0.0);
+    }
+    let skip = buf.as_ptr().align_offset(64).min(LANES);
+    &mut buf[skip..skip + len]
 }
 
 /// Convolution forward: `out = conv(input, weight) + bias` for the whole batch.
@@ -673,6 +682,20 @@ pub(crate) fn sum_in_lanes(v: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scratch_slices_start_on_a_cache_line_and_keep_their_length() {
+        for len in [0, 1, 17, 1000, 4096] {
+            let mut buf = Vec::new();
+            let s = aligned(&mut buf, len);
+            assert_eq!(s.len(), len);
+            assert_eq!(s.as_ptr() as usize % 64, 0, "len {len}");
+        }
+        with_scratch(300, |s| {
+            assert_eq!(s.len(), 300);
+            assert_eq!(s.as_ptr() as usize % 64, 0);
+        });
+    }
 
     #[test]
     fn sum_in_lanes_adds_every_value_in_its_documented_order() {

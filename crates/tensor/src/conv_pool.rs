@@ -233,15 +233,21 @@ pub fn conv2d_relu_pool_backward(
             for (row, (gp, k)) in go.chunks_exact_mut(ld).zip(planes) {
                 let dst = &mut row[j * hw..(j + 1) * hw];
                 dst.fill(0.0);
-                for (p, (&grad, &code)) in gp.iter().zip(k).enumerate() {
-                    if code == NO_WINNER {
-                        continue;
+                // A row of windows at a time: window `(oy, ox)` covers columns `2 * ox` and
+                // `2 * ox + 1` of output rows `2 * oy` and `2 * oy + 1` (no division per
+                // window).
+                let windows = gp.chunks_exact(pw).zip(k.chunks_exact(pw));
+                for (oy, (grads, codes)) in windows.enumerate() {
+                    let rows = &mut dst[2 * oy * w..(2 * oy + 2) * w];
+                    for (ox, (&grad, &code)) in grads.iter().zip(codes).enumerate() {
+                        if code == NO_WINNER {
+                            continue;
+                        }
+                        let (dy, dx) = (usize::from(code >> 1), usize::from(code & 1));
+                        // `0.0 + grad` as the chain's pool backward adds onto its zeroed map
+                        // (this turns -0.0 into 0.0 exactly as it does there).
+                        rows[dy * w + 2 * ox + dx] = 0.0 + grad;
                     }
-                    let (oy, ox) = (p / pw, p % pw);
-                    let (dy, dx) = (usize::from(code >> 1), usize::from(code & 1));
-                    // `0.0 + grad` as the chain's pool backward adds onto its zeroed map (this
-                    // turns -0.0 into 0.0 exactly as it does there).
-                    dst[(2 * oy + dy) * w + 2 * ox + dx] = 0.0 + grad;
                 }
             }
         },
