@@ -232,21 +232,28 @@ pub fn conv2d_relu_pool_backward(
                 .zip(codes[i * out_len..(i + 1) * out_len].chunks_exact(pooled_len));
             for (row, (gp, k)) in go.chunks_exact_mut(ld).zip(planes) {
                 let dst = &mut row[j * hw..(j + 1) * hw];
-                dst.fill(0.0);
+                // The windows cover every value but an odd last row or column.
+                if 2 * ph != g.h_out() || 2 * pw != w {
+                    dst.fill(0.0);
+                }
                 // A row of windows at a time: window `(oy, ox)` covers columns `2 * ox` and
-                // `2 * ox + 1` of output rows `2 * oy` and `2 * oy + 1` (no division per
-                // window).
+                // `2 * ox + 1` of output rows `2 * oy` and `2 * oy + 1`; its winner (code
+                // `2 * dy + dx`) gets the gradient, the other three zero, without a branch
+                // (after the ReLU whether a window has a winner at all is data, and a
+                // mispredicted branch per window cost more than the four stores).
                 let windows = gp.chunks_exact(pw).zip(k.chunks_exact(pw));
                 for (oy, (grads, codes)) in windows.enumerate() {
-                    let rows = &mut dst[2 * oy * w..(2 * oy + 2) * w];
-                    for (ox, (&grad, &code)) in grads.iter().zip(codes).enumerate() {
-                        if code == NO_WINNER {
-                            continue;
-                        }
-                        let (dy, dx) = (usize::from(code >> 1), usize::from(code & 1));
+                    let (top, bottom) = dst[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
+                    let pairs = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+                    for ((&grad, &code), (t, b)) in grads.iter().zip(codes).zip(pairs) {
                         // `0.0 + grad` as the chain's pool backward adds onto its zeroed map
                         // (this turns -0.0 into 0.0 exactly as it does there).
-                        rows[dy * w + 2 * ox + dx] = 0.0 + grad;
+                        let grad = 0.0 + grad;
+                        let pick = |at: u8| if code == at { grad } else { 0.0 };
+                        t[0] = pick(0);
+                        t[1] = pick(1);
+                        b[0] = pick(2);
+                        b[1] = pick(3);
                     }
                 }
             }
