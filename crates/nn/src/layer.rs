@@ -68,6 +68,23 @@ pub trait Layer: Send + Sync + std::fmt::Debug {
     /// [`crate::Error::Tensor`] when `grad_out` does not match the cached output's shape.
     fn backward(&mut self, grad_out: &Tensor) -> Result<Tensor>;
 
+    /// [`forward`](Layer::forward) on an input the caller gives away, for layers that keep
+    /// their input for backward or can reshape it in place: no copy. The same result.
+    ///
+    /// # Errors
+    /// Those of [`forward`](Layer::forward).
+    fn forward_owned(&mut self, x: Tensor) -> Result<Tensor> {
+        self.forward(&x)
+    }
+
+    /// [`backward`](Layer::backward) on a gradient the caller gives away. The same result.
+    ///
+    /// # Errors
+    /// Those of [`backward`](Layer::backward).
+    fn backward_owned(&mut self, grad_out: Tensor) -> Result<Tensor> {
+        self.backward(&grad_out)
+    }
+
     /// Forward pass without caching (evaluation).
     ///
     /// # Errors

@@ -77,19 +77,22 @@ impl ConvBlock {
     /// The three layers' training forward, fused when the shapes allow (the pool needs a
     /// convolution output of at least 2x2; smaller ones run layer by layer, which reports the
     /// error as it would unfused). Keeps what backward needs.
-    fn forward(&mut self, layers: &mut [Box<dyn Layer>], x: &Tensor) -> Result<Tensor> {
+    fn forward(&mut self, layers: &mut [Box<dyn Layer>], x: Input<'_>) -> Result<Tensor> {
         let c = self.conv;
-        match run_fused(conv_at(layers, c)?, x, &mut self.codes)? {
+        match run_fused(conv_at(layers, c)?, x.get(), &mut self.codes)? {
             Some(y) => {
-                crate::layers::cache_copy(&mut self.input, x);
+                match x {
+                    Input::Owned(x) => self.input = Some(x),
+                    Input::Borrowed(x) => crate::layers::cache_copy(&mut self.input, x),
+                }
                 self.fused = true;
                 Ok(y)
             }
             None => {
                 self.fused = false;
-                let y = layers[c].forward(x)?;
-                let y = layers[c + 1].forward(&y)?;
-                layers[c + 2].forward(&y)
+                let y = x.forward(&mut *layers[c])?;
+                let y = layers[c + 1].forward_owned(y)?;
+                layers[c + 2].forward_owned(y)
             }
         }
     }
@@ -99,8 +102,8 @@ impl ConvBlock {
         let c = self.conv;
         if !self.fused {
             let g = layers[c + 2].backward(grad_out)?;
-            let g = layers[c + 1].backward(&g)?;
-            return layers[c].backward(&g);
+            let g = layers[c + 1].backward_owned(g)?;
+            return layers[c].backward_owned(g);
         }
         let input = cached(&self.input, "conv")?;
         let conv = conv_at_mut(layers, c)?;
@@ -135,6 +138,30 @@ impl ConvBlock {
                 let y = layers[c + 1].infer(&y)?;
                 layers[c + 2].infer(&y)
             }
+        }
+    }
+}
+
+/// A step's input: the caller's batch (borrowed), or the previous step's output, which the
+/// step may keep for its backward pass or reshape without a copy.
+enum Input<'a> {
+    Borrowed(&'a Tensor),
+    Owned(Tensor),
+}
+
+impl Input<'_> {
+    fn get(&self) -> &Tensor {
+        match self {
+            Input::Borrowed(x) => x,
+            Input::Owned(x) => x,
+        }
+    }
+
+    /// `layer`'s training forward on this input.
+    fn forward(self, layer: &mut dyn Layer) -> Result<Tensor> {
+        match self {
+            Input::Borrowed(x) => layer.forward(x),
+            Input::Owned(x) => layer.forward_owned(x),
         }
     }
 }
@@ -226,9 +253,11 @@ impl Sequential {
         let Self { layers, plan, .. } = self;
         let mut y: Option<Tensor> = None;
         for step in plan.iter_mut() {
-            let input = y.as_ref().unwrap_or(x);
+            // Each step after the first owns its input: a layer that keeps it for backward,
+            // or only reshapes it, copies nothing.
+            let input = y.take().map_or(Input::Borrowed(x), Input::Owned);
             y = Some(match step {
-                Step::Layer(i) => layers[*i].forward(input)?,
+                Step::Layer(i) => input.forward(&mut *layers[*i])?,
                 Step::ConvReluPool(block) => block.forward(layers, input)?,
             });
         }
@@ -244,10 +273,12 @@ impl Sequential {
         let Self { layers, plan, .. } = self;
         let mut g: Option<Tensor> = None;
         for step in plan.iter_mut().rev() {
-            let grad = g.as_ref().unwrap_or(grad_out);
-            g = Some(match step {
-                Step::Layer(i) => layers[*i].backward(grad)?,
-                Step::ConvReluPool(block) => block.backward(layers, grad)?,
+            g = Some(match (step, g.take()) {
+                (Step::Layer(i), Some(grad)) => layers[*i].backward_owned(grad)?,
+                (Step::Layer(i), None) => layers[*i].backward(grad_out)?,
+                (Step::ConvReluPool(block), grad) => {
+                    block.backward(layers, grad.as_ref().unwrap_or(grad_out))?
+                }
             });
         }
         Ok(g.unwrap_or_else(|| grad_out.clone()))

@@ -119,3 +119,66 @@ fn backward_before_forward_is_an_error_in_a_fused_network() {
         "{err}"
     );
 }
+
+/// Two copies of a layer, one run on borrowed tensors and one on tensors handed over
+/// (`forward_owned`, `backward_owned`, which `Sequential` uses after the first step): the
+/// same outputs, input gradients and parameter gradients, bit for bit.
+fn owned_equals_borrowed(make: impl Fn() -> Box<dyn nn::Layer>, input: Vec<usize>) {
+    let (mut borrowed, mut owned) = (make(), make());
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let x = Tensor::uniform(input, -1.0, 1.0, || rng.next_u32());
+    for layer in [&mut borrowed, &mut owned] {
+        layer.set_step(5, 2);
+    }
+    let y = borrowed.forward(&x).unwrap();
+    let y_owned = owned.forward_owned(x.clone()).unwrap();
+    let bits = |t: &Tensor| {
+        (
+            t.shape().to_vec(),
+            t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(bits(&y), bits(&y_owned), "{}: forward", borrowed.name());
+    let g = Tensor::uniform(y.shape().to_vec(), -1.0, 1.0, || rng.next_u32());
+    let gi = borrowed.backward(&g).unwrap();
+    let gi_owned = owned.backward_owned(g.clone()).unwrap();
+    assert_eq!(
+        bits(&gi),
+        bits(&gi_owned),
+        "{}: input gradient",
+        borrowed.name()
+    );
+    let grads = |l: &dyn nn::Layer| {
+        let mut out = Vec::new();
+        l.visit_params_ref(&mut |name, p| out.push((name.to_string(), bits(&p.grad))));
+        out
+    };
+    assert_eq!(
+        grads(&*borrowed),
+        grads(&*owned),
+        "{}: parameter gradients",
+        borrowed.name()
+    );
+}
+
+#[test]
+fn every_layer_computes_the_same_on_a_tensor_handed_over() {
+    let conv = || -> Box<dyn nn::Layer> {
+        let config = nn::Conv2dConfig {
+            filters: 4,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+        };
+        Box::new(nn::Conv2d::new(2, config, &mut ChaCha8Rng::seed_from_u64(1)).unwrap())
+    };
+    owned_equals_borrowed(conv, vec![3, 2, 6, 6]);
+    owned_equals_borrowed(
+        || Box::new(nn::Dense::new(12, 5, &mut ChaCha8Rng::seed_from_u64(2)).unwrap()),
+        vec![4, 12],
+    );
+    owned_equals_borrowed(|| Box::new(nn::Flatten::new()), vec![3, 2, 4, 4]);
+    owned_equals_borrowed(|| Box::new(nn::Relu::new()), vec![3, 7]);
+    owned_equals_borrowed(|| Box::new(nn::MaxPool2x2::new()), vec![2, 3, 5, 4]);
+    owned_equals_borrowed(|| Box::new(nn::Dropout::new(0.5, 9).unwrap()), vec![3, 8]);
+}

@@ -144,6 +144,13 @@ impl Layer for Conv2d {
         Ok(y)
     }
 
+    /// Keeps the input itself for backward (no copy).
+    fn forward_owned(&mut self, x: Tensor) -> Result<Tensor> {
+        let y = self.infer(&x)?;
+        self.input = Some(x);
+        Ok(y)
+    }
+
     fn backward(&mut self, grad_out: &Tensor) -> Result<Tensor> {
         let input = cached(&self.input, "conv")?;
         let g = self.geometry(input.shape())?;

@@ -82,6 +82,13 @@ impl Layer for Dense {
         Ok(y)
     }
 
+    /// Keeps the input itself for backward (no copy).
+    fn forward_owned(&mut self, x: Tensor) -> Result<Tensor> {
+        let y = self.infer(&x)?;
+        self.input = Some(x);
+        Ok(y)
+    }
+
     fn backward(&mut self, grad_out: &Tensor) -> Result<Tensor> {
         let x = cached(&self.input, "dense")?;
         let (inputs, outputs) = self.sizes();

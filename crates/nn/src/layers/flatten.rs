@@ -48,6 +48,20 @@ impl Layer for Flatten {
         Ok(grad_out.clone().reshape(shape.clone())?)
     }
 
+    /// The input itself, reshaped (no copy).
+    fn forward_owned(&mut self, x: Tensor) -> Result<Tensor> {
+        let shape = Self::flat_shape(x.shape())?;
+        self.input_shape = Some(x.shape().to_vec());
+        Ok(x.reshape(shape)?)
+    }
+
+    /// The gradient itself, reshaped (no copy).
+    fn backward_owned(&mut self, grad_out: Tensor) -> Result<Tensor> {
+        let shape = cached(&self.input_shape, "flatten")?;
+        grad_out.expect_shape("flatten backward", &Self::flat_shape(shape)?)?;
+        Ok(grad_out.reshape(shape.clone())?)
+    }
+
     fn infer(&self, x: &Tensor) -> Result<Tensor> {
         Ok(x.clone().reshape(Self::flat_shape(x.shape())?)?)
     }
