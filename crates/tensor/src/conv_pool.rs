@@ -213,7 +213,13 @@ pub fn conv2d_relu_pool_backward(
     if let Some(gi) = grad_input.as_deref() {
         check_len(op, "grad_input", gi.len(), g.n() * in_len)?;
     }
-    if let Some(&bad) = codes.iter().find(|&&k| k > NO_WINNER) {
+    // The largest code first (a reduction that vectorises; this runs every step), then,
+    // only when it is bad, which one.
+    let largest = codes.iter().fold(0u8, |m, &k| m.max(k));
+    if let Some(&bad) = (largest > NO_WINNER)
+        .then(|| codes.iter().find(|&&k| k > NO_WINNER))
+        .flatten()
+    {
         return Err(Error::InvalidGeometry {
             op,
             reason: format!("window code {bad} is not a position of a 2x2 window"),
