@@ -57,7 +57,8 @@ for net in nets:
         o_s = statistics.median(statistics.median(o["epoch_seconds"]) for o in ours)
         t_s = statistics.median(x["epoch_median_s"] for x in torch)
         # Ratio pair by pair (run r of ours against run r of torch), then the median.
-        ratio = statistics.median(x["epoch_median_s"] / statistics.median(o["epoch_seconds"]) for o, x in zip(ours, torch))
+        ratios = [x["epoch_median_s"] / statistics.median(o["epoch_seconds"]) for o, x in zip(ours, torch)]
+        ratio = statistics.median(ratios)
         o_i = statistics.median(e["infer_images_per_second"] for e in oev)
         t_i = statistics.median(x["infer_img_s_median"] for x in torch)
         o_l = statistics.median(e["latency_us"] for e in oev)
@@ -65,4 +66,8 @@ for net in nets:
         o_a = statistics.median(o["accuracy"] for o in ours)
         t_a = statistics.median(x["acc"][-1] for x in torch)
         print(f"{net:6} {t:>3} | {o_s:8.3f} {t_s:8.3f} {ratio:7.2f}x | {o_i:10.0f} {t_i:11.0f} | {o_l:7.1f} {t_l:8.1f} | {o_a:8.4f} {t_a:9.4f}")
+        pairs = " ".join("%.2fx" % r for r in ratios)
+        o_runs = " ".join("%.2f" % statistics.median(o["epoch_seconds"]) for o in ours)
+        t_runs = " ".join("%.2f" % x["epoch_median_s"] for x in torch)
+        print(f"{'':10} | speed-up pair by pair: {pairs}; epochs: ours {o_runs} s, PyTorch {t_runs} s")
 PY
