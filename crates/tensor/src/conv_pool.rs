@@ -248,10 +248,10 @@ pub fn conv2d_relu_pool_backward(
                 // (after the ReLU whether a window has a winner at all is data, and a
                 // mispredicted branch per window cost more than the four stores).
                 let windows = gp.chunks_exact(pw).zip(k.chunks_exact(pw));
-                for (oy, (grads, codes)) in windows.enumerate() {
+                for (oy, (grads, winners)) in windows.enumerate() {
                     let (top, bottom) = dst[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
                     let pairs = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
-                    for ((&grad, &code), (t, b)) in grads.iter().zip(codes).zip(pairs) {
+                    for ((&grad, &code), (t, b)) in grads.iter().zip(winners).zip(pairs) {
                         // `0.0 + grad` as the chain's pool backward adds onto its zeroed map
                         // (this turns -0.0 into 0.0 exactly as it does there).
                         let grad = 0.0 + grad;
