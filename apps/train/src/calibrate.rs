@@ -88,8 +88,15 @@ pub fn calibration(s: &Settings, data: &Data, model: &Sequential) -> Result<Opti
     };
     let exec = ExecPath::from(s.exec);
     let eval = evaluate_with(model, &held, 1000, classes, exec)?;
-    let fit_logits = match &fit {
-        Some(fit) => evaluate_with(model, fit, 1000, classes, exec)?.logits,
+    // Only the perturbed images need the network again: every image's logits are its own,
+    // so the rest are the held-out digits' own.
+    let fit_logits = match fit {
+        Some(fit) => {
+            let changed = fit.truncated(held.len() / PERTURB_EVERY);
+            let mut logits = evaluate_with(model, &changed, 1000, classes, exec)?.logits;
+            logits.extend_from_slice(&eval.logits[logits.len()..]);
+            logits
+        }
         None => eval.logits.clone(),
     };
     let labels: Vec<usize> = held.labels().iter().map(|&l| usize::from(l)).collect();

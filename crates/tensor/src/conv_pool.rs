@@ -215,17 +215,20 @@ pub fn conv2d_relu_pool_backward(
     }
     // The largest code first (a reduction that vectorises; this runs every step), then,
     // only when it is bad, which one.
-    let largest = codes.iter().fold(0u8, |m, &k| m.max(k));
-    if let Some(&bad) = (largest > NO_WINNER)
-        .then(|| codes.iter().find(|&&k| k > NO_WINNER))
-        .flatten()
-    {
+    if codes.iter().fold(0u8, |m, &k| m.max(k)) > NO_WINNER {
+        let bad = codes
+            .iter()
+            .find(|&&k| k > NO_WINNER)
+            .copied()
+            .unwrap_or_default();
         return Err(Error::InvalidGeometry {
             op,
             reason: format!("window code {bad} is not a position of a 2x2 window"),
         });
     }
     let (hw, w) = (g.col_cols(), g.w_out());
+    // The windows cover every value of a map but an odd last row or column.
+    let uncovered = 2 * ph != g.h_out() || 2 * pw != w;
     backward_blocks(
         (grad_input, grad_weight, grad_bias),
         input,
@@ -238,8 +241,7 @@ pub fn conv2d_relu_pool_backward(
                 .zip(codes[i * out_len..(i + 1) * out_len].chunks_exact(pooled_len));
             for (row, (gp, k)) in go.chunks_exact_mut(ld).zip(planes) {
                 let dst = &mut row[j * hw..(j + 1) * hw];
-                // The windows cover every value but an odd last row or column.
-                if 2 * ph != g.h_out() || 2 * pw != w {
+                if uncovered {
                     dst.fill(0.0);
                 }
                 // A row of windows at a time: window `(oy, ox)` covers columns `2 * ox` and

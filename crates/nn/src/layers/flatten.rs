@@ -37,15 +37,11 @@ impl Layer for Flatten {
     /// # Shapes
     /// input `[n, c, h, w]` -> output `[n, c * h * w]`.
     fn forward(&mut self, x: &Tensor) -> Result<Tensor> {
-        let y = self.infer(x)?;
-        self.input_shape = Some(x.shape().to_vec());
-        Ok(y)
+        self.forward_owned(x.clone())
     }
 
     fn backward(&mut self, grad_out: &Tensor) -> Result<Tensor> {
-        let shape = cached(&self.input_shape, "flatten")?;
-        grad_out.expect_shape("flatten backward", &Self::flat_shape(shape)?)?;
-        Ok(grad_out.clone().reshape(shape.clone())?)
+        self.backward_owned(grad_out.clone())
     }
 
     /// The input itself, reshaped (no copy).
