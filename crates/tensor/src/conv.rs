@@ -405,7 +405,7 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 /// that straddles two cache lines costs two reads. (The LeNet-style second convolution's
 /// weight gradient took about 14% longer on the 16-byte-aligned buffers the allocator hands
 /// out, one thread, alternating in one process.)
-fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+pub(crate) fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     const LANES: usize = 16;
     if buf.len() < len + LANES {
         buf.resize(len + LANES, 0.0);

@@ -18,7 +18,7 @@
 use rayon::prelude::*;
 
 use crate::conv::{backward_blocks, packed_weight, with_block_product, Columns, FWD_BLOCK};
-use crate::direct::DirectConv;
+use crate::direct_pooled::DirectPooled;
 use crate::error::{check_len, Error, Result};
 use crate::geometry::Conv2dGeometry;
 
@@ -99,10 +99,10 @@ pub fn conv2d_relu_pool_forward(
     if g.n() == 0 {
         return Ok(());
     }
-    // With AVX-512, a stride-1 convolution whose channels fill whole vectors runs directly,
-    // image by image (no column matrix), with the same bits.
-    if let Some(direct) = DirectConv::for_pooled(weight, bias, g) {
-        direct.pooled_batch(out, codes, input);
+    // With AVX-512, a stride-1 convolution with a square kernel runs directly, image by
+    // image (no column matrix), with the same bits.
+    if let Some(direct) = DirectPooled::new(weight, bias, g) {
+        direct.forward(out, codes, input);
         return Ok(());
     }
     let (hw, w) = (g.col_cols(), g.w_out());

@@ -1,16 +1,5 @@
 //! Direct convolution for inference: [`DirectConv`].
 
-use std::cell::RefCell;
-
-use rayon::prelude::*;
-
-use crate::geometry::Conv2dGeometry;
-
-thread_local! {
-    /// Per-thread padded input and scratch of [`DirectConv::pooled_batch`], reused.
-    static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-}
-
 /// Output channels per vector.
 const LANES: usize = 16;
 /// Widest register tile, in output positions.
@@ -165,63 +154,6 @@ impl DirectConv {
         {
             false
         }
-    }
-
-    /// [`DirectConv::new`] for the convolution of `g` with a pool after its ReLU, when it
-    /// has stride 1 and a square kernel.
-    pub(crate) fn for_pooled(weight: &[f32], bias: &[f32], g: &Conv2dGeometry) -> Option<Self> {
-        if g.stride() != 1 || g.k_h() != g.k_w() {
-            return None;
-        }
-        Self::new(
-            weight,
-            bias,
-            [g.c_in(), g.h_in(), g.w_in()],
-            g.k_h(),
-            g.pad(),
-            true,
-        )
-    }
-
-    /// The pooled layer on a batch of channels-first images (`input [n, c_in, h, w]`) into
-    /// `out` and `codes` `[n, c_out, h_out / 2, w_out / 2]`, as
-    /// [`conv2d_relu_pool_forward`](crate::conv2d_relu_pool_forward) writes them: in
-    /// parallel, one image per task (each image's values depend on it alone).
-    ///
-    /// # Panics
-    /// When `self` has no pool or the lengths do not fit (the caller checked them).
-    pub(crate) fn pooled_batch(&self, out: &mut [f32], codes: &mut [u8], input: &[f32]) {
-        let (c, h, w, p) = (self.c_in, self.h, self.w, self.pad);
-        let (oh, ow) = self.output_dims();
-        let (in_len, out_len) = (c * h * w, self.c_out * oh * ow);
-        let wp = w + 2 * p;
-        out.par_chunks_mut(out_len)
-            .zip(codes.par_chunks_mut(out_len))
-            .zip(input.par_chunks(in_len))
-            .for_each(|((out, codes), image)| {
-                BUFFERS.with(|cell| {
-                    let (padded, scratch) = &mut *cell.borrow_mut();
-                    padded.clear();
-                    padded.resize(self.padded_len(), 0.0);
-                    for (ci, plane) in image.chunks_exact(h * w).enumerate() {
-                        for (y, row) in plane.chunks_exact(w).enumerate() {
-                            let base = ((y + p) * wp + p) * c + ci;
-                            for (x, &v) in row.iter().enumerate() {
-                                padded[base + x * c] = v;
-                            }
-                        }
-                    }
-                    let dest = Dest {
-                        data: out,
-                        codes: Some(codes),
-                        offset: 0,
-                        row: ow,
-                        col: 1,
-                        channel: oh * ow,
-                    };
-                    self.run(padded, scratch, dest);
-                })
-            });
     }
 
     /// Length of the padded channels-last input `[h + 2p][w + 2p][c_in]`.

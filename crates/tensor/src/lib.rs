@@ -30,6 +30,7 @@ mod activation;
 mod conv;
 mod conv_pool;
 mod direct;
+mod direct_pooled;
 mod error;
 mod geometry;
 mod matmul;

@@ -50,13 +50,14 @@ fn geometry() -> impl Strategy<Value = Conv2dGeometry> {
         )
 }
 
-/// Geometries the direct convolution takes with AVX-512 (stride 1, a square kernel, whole
-/// vectors of 16 channels), small batches.
+/// Geometries the direct convolution takes with AVX-512 (stride 1, a square kernel): any
+/// channel count (whole and partial groups of 6 and vectors of 16), outputs up to 21 wide
+/// (two vectors of columns), small batches.
 fn direct_geometry() -> impl Strategy<Value = Conv2dGeometry> {
     (
         1usize..=5,
         1usize..=6,
-        1usize..=4,
+        1usize..=70,
         2usize..=18,
         2usize..=18,
         1usize..=5,
@@ -64,8 +65,8 @@ fn direct_geometry() -> impl Strategy<Value = Conv2dGeometry> {
     )
         .prop_filter_map(
             "the convolution output must hold a 2x2 window",
-            |(n, c_in, vectors, h, w, k, p)| {
-                Conv2dGeometry::new([n, c_in, h, w], 16 * vectors, [k, k], 1, p)
+            |(n, c_in, c_out, h, w, k, p)| {
+                Conv2dGeometry::new([n, c_in, h, w], c_out, [k, k], 1, p)
                     .ok()
                     .filter(|g| g.h_out() >= 2 && g.w_out() >= 2)
             },
@@ -244,6 +245,15 @@ proptest! {
         prop_assert_eq!(bits(&one.gw), bits(&many.gw));
         prop_assert_eq!(bits(&one.gb), bits(&many.gb));
     }
+
+    #[test]
+    fn the_direct_convolution_forward_is_bit_identical_with_one_thread(g in direct_geometry(), seed in any::<u64>()) {
+        let case = Case::new(g, seed, false);
+        let many = case.fused();
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| case.fused());
+        prop_assert_eq!(bits(&one.pooled), bits(&many.pooled));
+        prop_assert_eq!(one.choice, many.choice);
+    }
 }
 
 #[test]
@@ -300,4 +310,28 @@ fn fused_kernels_reject_outputs_smaller_than_the_window() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("window code 5"), "{err}");
+}
+
+#[test]
+fn the_lenet_style_layers_are_bit_identical_to_the_chain() {
+    // Both convolutions of the LeNet-style network at their own sizes: a 28-wide output
+    // (two vectors of columns, the second part full) and a 14-wide one, 32 and 64 channels
+    // (groups of 6 with a smaller last one).
+    for (seed, dims, c_out) in [(1, [3, 1, 28, 28], 32), (2, [2, 32, 14, 14], 64)] {
+        let g = Conv2dGeometry::new(dims, c_out, [3, 3], 1, 1).unwrap();
+        check(&Case::new(g, seed, false)).unwrap();
+        check(&Case::new(g, seed + 10, true)).unwrap();
+    }
+}
+
+#[test]
+fn nan_in_the_direct_convolution_behaves_as_in_the_chain() {
+    // NaN inputs poison every conv value whose window reaches them; the ReLU makes those 0.
+    let g = Conv2dGeometry::new([2, 3, 9, 11], 16, [3, 3], 1, 1).unwrap();
+    let mut case = Case::new(g, 5, false);
+    for i in [0, 17, 40, 99, 250, 333, 590] {
+        case.x[i] = f32::NAN;
+    }
+    check(&case).unwrap();
+    assert!(case.fused().choice.contains(&NO_WINNER));
 }
