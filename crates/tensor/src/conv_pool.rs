@@ -18,6 +18,7 @@
 use rayon::prelude::*;
 
 use crate::conv::{backward_blocks, packed_weight, with_block_product, Columns, FWD_BLOCK};
+use crate::direct::DirectConv;
 use crate::direct_pooled::DirectPooled;
 use crate::error::{check_len, Error, Result};
 use crate::geometry::Conv2dGeometry;
@@ -178,6 +179,109 @@ fn relu_pool_plane(
     }
 }
 
+/// One plane of the pool's backward: window `(oy, ox)` (gradient `grads[oy * pw + ox]`,
+/// code `winners[oy * pw + ox]`) covers columns `2 ox` and `2 ox + 1` of rows `2 oy` and
+/// `2 oy + 1` of `dst` (rows `w` apart) and writes `0.0 + grad` at its winner (code
+/// `2 dy + dx`; as the chain's pool backward adds onto its zeroed map, which turns -0.0
+/// into 0.0), `0.0` at the other three. Nothing else of `dst` is written. `winners` may run
+/// past the plane. With `vectors` (AVX-512 F, checked by the caller), eight windows at a
+/// time, with the same values.
+fn scatter_windows(
+    vectors: bool,
+    grads: &[f32],
+    winners: &[u8],
+    dst: &mut [f32],
+    [pw, w]: [usize; 2],
+) {
+    let ph = grads.len() / pw;
+    assert!(winners.len() >= grads.len() && 2 * pw <= w && dst.len() >= 2 * ph * w);
+    #[cfg(target_arch = "x86_64")]
+    if vectors {
+        // SAFETY: the caller checked AVX-512 F; the lengths were asserted above.
+        unsafe { x86::scatter_windows(grads, winners, dst, [pw, w]) };
+        return;
+    }
+    let _ = vectors;
+    // A row of windows at a time, without a branch per window (after the ReLU whether a
+    // window has a winner at all is data, and a mispredicted branch per window cost more
+    // than the four stores).
+    let windows = grads.chunks_exact(pw).zip(winners.chunks_exact(pw));
+    for (oy, (grads, winners)) in windows.enumerate() {
+        let (top, bottom) = dst[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
+        let pairs = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+        for ((&grad, &code), (t, b)) in grads.iter().zip(winners).zip(pairs) {
+            let grad = 0.0 + grad;
+            let pick = |at: u8| if code == at { grad } else { 0.0 };
+            t[0] = pick(0);
+            t[1] = pick(1);
+            b[0] = pick(2);
+            b[1] = pick(3);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// [`super::scatter_windows`] eight windows at a time: each gradient and code is
+    /// repeated into two lanes, and a lane keeps the gradient where the code names its
+    /// column of the top (codes 0, 1) or the bottom row (2, 3).
+    ///
+    /// # Safety
+    /// AVX-512 F and the lengths `super::scatter_windows` asserts.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn scatter_windows(
+        grads: &[f32],
+        winners: &[u8],
+        dst: &mut [f32],
+        [pw, w]: [usize; 2],
+    ) {
+        let twice = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+        let top_codes = _mm512_set_epi32(1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);
+        let bottom_codes = _mm512_set_epi32(3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2);
+        for oy in 0..grads.len() / pw {
+            let row = oy * pw;
+            let top = dst.as_mut_ptr().add(2 * oy * w);
+            let bottom = top.add(w);
+            for ox in (0..pw).step_by(8) {
+                let n = 8.min(pw - ox);
+                let load = ((1u32 << n) - 1) as __mmask16;
+                let store = ((1u32 << (2 * n)) - 1) as __mmask16;
+                // `0.0 + grad`, as the scalar version.
+                let g = _mm512_add_ps(
+                    _mm512_setzero_ps(),
+                    _mm512_maskz_loadu_ps(load, grads.as_ptr().add(row + ox)),
+                );
+                // Eight codes as one word where eight are there, else byte by byte.
+                let at = row + ox;
+                let word = if at + 8 <= winners.len() {
+                    winners.as_ptr().add(at).cast::<u64>().read_unaligned()
+                } else {
+                    let mut bytes = [0u8; 8];
+                    for (b, &c) in bytes.iter_mut().zip(&winners[at..]) {
+                        *b = c;
+                    }
+                    u64::from_le_bytes(bytes)
+                };
+                let codes = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128(word as i64));
+                let (g, codes) = (
+                    _mm512_permutexvar_ps(twice, g),
+                    _mm512_permutexvar_epi32(twice, codes),
+                );
+                let keep_top = _mm512_cmpeq_epi32_mask(codes, top_codes);
+                let keep_bottom = _mm512_cmpeq_epi32_mask(codes, bottom_codes);
+                _mm512_mask_storeu_ps(top.add(2 * ox), store, _mm512_maskz_mov_ps(keep_top, g));
+                _mm512_mask_storeu_ps(
+                    bottom.add(2 * ox),
+                    store,
+                    _mm512_maskz_mov_ps(keep_bottom, g),
+                );
+            }
+        }
+    }
+}
+
 /// Fused backward, the reverse of [`conv2d_relu_pool_forward`]:
 /// - `grad_input [n, c_in, h_in, w_in]` is **overwritten** with dL/d input when given (`None`
 ///   for a first layer);
@@ -227,6 +331,7 @@ pub fn conv2d_relu_pool_backward(
         });
     }
     let (hw, w) = (g.col_cols(), g.w_out());
+    let vectors = DirectConv::supported();
     // The windows cover every value of a map but an odd last row or column.
     let uncovered = 2 * ph != g.h_out() || 2 * pw != w;
     backward_blocks(
@@ -236,36 +341,66 @@ pub fn conv2d_relu_pool_backward(
         g,
         Columns::WhereNeeded,
         |go, ld, j, i| {
-            let planes = grad_pooled[i * out_len..(i + 1) * out_len]
-                .chunks_exact(pooled_len)
-                .zip(codes[i * out_len..(i + 1) * out_len].chunks_exact(pooled_len));
-            for (row, (gp, k)) in go.chunks_exact_mut(ld).zip(planes) {
+            let image_codes = &codes[i * out_len..(i + 1) * out_len];
+            let planes = grad_pooled[i * out_len..(i + 1) * out_len].chunks_exact(pooled_len);
+            for (c, (row, gp)) in go.chunks_exact_mut(ld).zip(planes).enumerate() {
                 let dst = &mut row[j * hw..(j + 1) * hw];
                 if uncovered {
                     dst.fill(0.0);
                 }
-                // A row of windows at a time: window `(oy, ox)` covers columns `2 * ox` and
-                // `2 * ox + 1` of output rows `2 * oy` and `2 * oy + 1`; its winner (code
-                // `2 * dy + dx`) gets the gradient, the other three zero, without a branch
-                // (after the ReLU whether a window has a winner at all is data, and a
-                // mispredicted branch per window cost more than the four stores).
-                let windows = gp.chunks_exact(pw).zip(k.chunks_exact(pw));
-                for (oy, (grads, winners)) in windows.enumerate() {
-                    let (top, bottom) = dst[2 * oy * w..(2 * oy + 2) * w].split_at_mut(w);
-                    let pairs = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
-                    for ((&grad, &code), (t, b)) in grads.iter().zip(winners).zip(pairs) {
-                        // `0.0 + grad` as the chain's pool backward adds onto its zeroed map
-                        // (this turns -0.0 into 0.0 exactly as it does there).
-                        let grad = 0.0 + grad;
-                        let pick = |at: u8| if code == at { grad } else { 0.0 };
-                        t[0] = pick(0);
-                        t[1] = pick(1);
-                        b[0] = pick(2);
-                        b[1] = pick(3);
-                    }
-                }
+                // The image's codes from this plane's on (read, never used, past the plane
+                // by the vector version).
+                let winners = &image_codes[c * pooled_len..];
+                scatter_windows(vectors, gp, winners, dst, [pw, w]);
             }
         },
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vector_scatter_writes_what_the_scalar_one_writes() {
+        if !DirectConv::supported() {
+            return;
+        }
+        let mut state = 7u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            state >> 8
+        };
+        // Planes of 1 to 3 rows of 1 to 40 windows (tails of every length), odd widths (a
+        // column no window covers), codes of every kind, -0.0 among the gradients, winners
+        // ending with the plane (the byte-by-byte read) or running past it.
+        for ph in 1..=3 {
+            for pw in 1..=40 {
+                for (odd, past) in [(0, 0), (1, 3), (0, 8)] {
+                    let w = 2 * pw + odd;
+                    let grads: Vec<f32> = (0..ph * pw)
+                        .map(|i| match i % 5 {
+                            0 => -0.0,
+                            _ => (next() % 2001) as f32 / 1000.0 - 1.0,
+                        })
+                        .collect();
+                    let winners: Vec<u8> =
+                        (0..ph * pw + past).map(|_| (next() % 5) as u8).collect();
+                    let mut scalar = vec![f32::NAN; (2 * ph + odd) * w];
+                    let mut vector = scalar.clone();
+                    scatter_windows(false, &grads, &winners, &mut scalar, [pw, w]);
+                    scatter_windows(true, &grads, &winners, &mut vector, [pw, w]);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&vector), bits(&scalar), "{ph} x {pw} windows, w {w}");
+                    // What no window covers is not written.
+                    let covered = |i: usize| i / w < 2 * ph && i % w < 2 * pw;
+                    assert!(vector
+                        .iter()
+                        .enumerate()
+                        .all(|(i, v)| covered(i) != v.is_nan()));
+                }
+            }
+        }
+    }
 }
