@@ -541,20 +541,33 @@ mod x86 {
                 }
             }
         }
+        // Whole vectors with plain loads (no mask to compute and move into a mask register
+        // each step: 2-5% faster on the weight gradient's 4 x 6 tiles, alternating in one
+        // process), then the last partial vector, whose lanes at or past k load as zero
+        // (masked), as the padding the order defines.
+        let whole = k / 16 * 16;
         let mut p = 0;
-        while p < k {
-            // Lanes at or past k load as zero (masked), as the padding the order defines.
-            let mask: __mmask16 = if k - p >= 16 {
-                0xffff
-            } else {
-                (1u16 << (k - p)) - 1
-            };
+        while p < whole {
+            // SAFETY: p + 16 <= k, inside every row.
+            unsafe {
+                let x: [__m512; MA] = std::array::from_fn(|t| _mm512_loadu_ps(pa[t].add(p)));
+                // Each row of `b` loaded just before its products: a wide tile (MB = 12)
+                // then needs MA + 1 registers besides its accumulators, not MA + MB.
+                for (tj, &row) in pb.iter().enumerate() {
+                    let y = _mm512_loadu_ps(row.add(p));
+                    for (acc, &x) in acc.iter_mut().zip(&x) {
+                        acc[tj] = _mm512_fmadd_ps(x, y, acc[tj]);
+                    }
+                }
+            }
+            p += 16;
+        }
+        if p < k {
+            let mask: __mmask16 = (1u16 << (k - p)) - 1;
             // SAFETY: the mask enables only lanes p + l < k, inside every row.
             unsafe {
                 let x: [__m512; MA] =
                     std::array::from_fn(|t| _mm512_maskz_loadu_ps(mask, pa[t].add(p)));
-                // Each row of `b` loaded just before its products: a wide tile (MB = 12)
-                // then needs MA + 1 registers besides its accumulators, not MA + MB.
                 for (tj, &row) in pb.iter().enumerate() {
                     let y = _mm512_maskz_loadu_ps(mask, row.add(p));
                     for (acc, &x) in acc.iter_mut().zip(&x) {
@@ -562,7 +575,6 @@ mod x86 {
                     }
                 }
             }
-            p += 16;
         }
         for (ti, acc) in acc.iter().enumerate() {
             for (tj, &v) in acc.iter().enumerate() {
