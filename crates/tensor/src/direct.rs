@@ -332,10 +332,10 @@ impl DirectInputGrad {
             self.c_in * self.h * self.w,
             "direct input gradient: length"
         );
-        grad_input.fill(0.0);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `new` returned `Some` only where AVX-512 F is supported; the lengths were
-        // checked above (every lane the kernel reads is inside some plane of `grad`).
+        // checked above (every lane the kernel reads is inside some plane of `grad`). Every
+        // value of `grad_input` is written (its first tap onto `+0.0`).
         unsafe {
             x86::input_grad(self, grad, plane, grad_input);
         }
@@ -633,11 +633,19 @@ mod x86 {
                         }
                     }
                 }
+                // The first tap adds onto `+0.0` (what a zeroed gradient would hold: the
+                // tiles cover every input value, so nothing needs zeroing first), the others
+                // onto the sum so far.
+                let first = tap == 0;
                 for (r, acc) in acc.iter().enumerate() {
                     for (t, &acc) in acc.iter().enumerate() {
                         let p = out.add(t * out_plane + r * c.w);
-                        let sum = _mm512_add_ps(_mm512_maskz_loadu_ps(store, p), acc);
-                        _mm512_mask_storeu_ps(p, store, sum);
+                        let sum = if first {
+                            _mm512_setzero_ps()
+                        } else {
+                            _mm512_maskz_loadu_ps(store, p)
+                        };
+                        _mm512_mask_storeu_ps(p, store, _mm512_add_ps(sum, acc));
                     }
                 }
             }
