@@ -83,6 +83,16 @@ fn other_conv_networks_give_the_layer_path_bits() {
     // 48 and 16 filters, a convolution straight into the flatten.
     check("conv16x3p1,relu,dropout0.25,conv48x5p2,relu,pool2,flatten,dense64,relu,dense32,relu,dropout0.5,dense10", 3);
     check("conv32x5,relu,pool2,conv16x3,relu,flatten,dense10", 4);
+    // Every convolution pooled, with other paddings and kernels, and odd maps whose pool
+    // drops a row and a column.
+    check(
+        "conv16x5p2,relu,pool2,conv32x3,relu,pool2,flatten,dense10",
+        5,
+    );
+    check(
+        "conv32x3,relu,pool2,conv48x3p1,relu,pool2,flatten,dense16,relu,dense10",
+        6,
+    );
 }
 
 #[test]

@@ -201,6 +201,7 @@ fn scatter_windows(
         unsafe { x86::scatter_windows(grads, winners, dst, [pw, w]) };
         return;
     }
+    #[cfg(not(target_arch = "x86_64"))]
     let _ = vectors;
     // A row of windows at a time, without a branch per window (after the ReLU whether a
     // window has a winner at all is data, and a mispredicted branch per window cost more
