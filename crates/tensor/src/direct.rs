@@ -345,7 +345,7 @@ impl DirectInputGrad {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(crate) mod x86 {
     use std::arch::x86_64::*;
 
     use super::{Dest, DirectConv, DirectInputGrad, GRAD_CHANNELS, GRAD_ROWS, LANES, MAX_T};
@@ -407,7 +407,7 @@ mod x86 {
     /// AVX-512 F; `p` is readable.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn broadcast(p: *const f32) -> __m512 {
+    pub(crate) unsafe fn broadcast(p: *const f32) -> __m512 {
         let v: __m512;
         std::arch::asm!(
             "vbroadcastss {v}, dword ptr [{p}]",
@@ -500,20 +500,30 @@ mod x86 {
         m: __m512,
     ) {
         let at = dest.offset + y * dest.row + x * dest.col + j * dest.channel;
+        let mut bytes = [0u8; LANES];
+        _mm_storeu_si128(
+            bytes.as_mut_ptr().cast(),
+            _mm512_cvtepi32_epi8(window_codes(window, m)),
+        );
+        if let Some(codes) = dest.codes.as_deref_mut() {
+            for (l, &b) in bytes.iter().enumerate() {
+                *codes.get_unchecked_mut(at + l * dest.channel) = b;
+            }
+        }
+    }
+
+    /// The code of each lane's window: the first of its four ReLU outputs `window`
+    /// (row-major) equal to their maximum `m`, or [`NO_WINNER`] where `m` is 0.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn window_codes(window: [__m512; 4], m: __m512) -> __m512i {
         let code = |c: u8| _mm512_set1_epi32(i32::from(c));
         let eq = |v: __m512| _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, m);
         let mut k = _mm512_mask_blend_epi32(eq(window[2]), code(3), code(2));
         k = _mm512_mask_blend_epi32(eq(window[1]), k, code(1));
         k = _mm512_mask_blend_epi32(eq(window[0]), k, code(0));
         let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(m, _mm512_setzero_ps());
-        k = _mm512_mask_blend_epi32(positive, code(NO_WINNER), k);
-        let mut bytes = [0u8; LANES];
-        _mm_storeu_si128(bytes.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(k));
-        if let Some(codes) = dest.codes.as_deref_mut() {
-            for (l, &b) in bytes.iter().enumerate() {
-                *codes.get_unchecked_mut(at + l * dest.channel) = b;
-            }
-        }
+        _mm512_mask_blend_epi32(positive, code(NO_WINNER), k)
     }
 
     /// # Safety

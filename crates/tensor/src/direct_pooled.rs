@@ -166,25 +166,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::{DirectPooled, CHANNELS, LANES, ROWS};
-    use crate::conv_pool::NO_WINNER;
-
-    /// `*p` in all 16 lanes, as one instruction the compiler keeps where it is (see
-    /// `direct::x86::broadcast`).
-    ///
-    /// # Safety
-    /// AVX-512 F; `p` is readable.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn broadcast(p: *const f32) -> __m512 {
-        let v: __m512;
-        std::arch::asm!(
-            "vbroadcastss {v}, dword ptr [{p}]",
-            v = out(zmm_reg) v,
-            p = in(reg) p,
-            options(nostack, readonly, preserves_flags),
-        );
-        v
-    }
+    use crate::direct::x86::{broadcast, window_codes};
 
     /// Where one tile goes: pooled row `py0` (and `py0 + 1` when `R` is 4), pooled columns
     /// from `px0`, `store` of them, channels from `co0`.
@@ -267,20 +249,6 @@ mod x86 {
                 );
             }
         }
-    }
-
-    /// The code of each lane's window: the first of its four ReLU outputs `window`
-    /// (row-major) equal to their maximum `m`, or [`NO_WINNER`] where `m` is 0.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn window_codes(window: [__m512; 4], m: __m512) -> __m512i {
-        let code = |c: u8| _mm512_set1_epi32(i32::from(c));
-        let eq = |v: __m512| _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, m);
-        let mut k = _mm512_mask_blend_epi32(eq(window[2]), code(3), code(2));
-        k = _mm512_mask_blend_epi32(eq(window[1]), k, code(1));
-        k = _mm512_mask_blend_epi32(eq(window[0]), k, code(0));
-        let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(m, _mm512_setzero_ps());
-        _mm512_mask_blend_epi32(positive, code(NO_WINNER), k)
     }
 
     type TileFn = unsafe fn(&DirectPooled, *const f32, *const f32, *mut f32, *mut u8, At);
