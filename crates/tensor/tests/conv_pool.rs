@@ -315,7 +315,7 @@ fn fused_kernels_reject_outputs_smaller_than_the_window() {
 #[test]
 fn the_lenet_style_layers_are_bit_identical_to_the_chain() {
     // Both convolutions of the LeNet-style network at their own sizes: a 28-wide output
-    // (two vectors of columns, the second part full) and a 14-wide one, 32 and 64 channels
+    // (two vectors of columns, the second 12 wide) and a 14-wide one, 32 and 64 channels
     // (groups of 6 with a smaller last one).
     for (seed, dims, c_out) in [(1, [3, 1, 28, 28], 32), (2, [2, 32, 14, 14], 64)] {
         let g = Conv2dGeometry::new(dims, c_out, [3, 3], 1, 1).unwrap();
