@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 
 /// Logits for batches of `u8` images (`p / 255` in [0, 1]) from a model: through
 /// [`FusedSeed`] when the model has the seed pattern (the fast path), through
-/// [`DirectNet`] for the other convolutional networks it takes (the same bits as the layers,
-/// without their column matrices), through its layers otherwise. Buffers are reused between
+/// [`DirectNet`] for the other convolutional networks it takes (without the layers' column
+/// matrices; its Winograd convolutions give the layers' logits within rounding, the others
+/// the same bits), through its layers otherwise. Buffers are reused between
 /// calls.
 #[derive(Debug)]
 pub struct Predictor<'m> {
@@ -94,6 +95,7 @@ impl<'m> Predictor<'m> {
     pub fn path_name(&self) -> &'static str {
         match (&self.fused, &self.direct) {
             (Some(_), _) => "fused seed-network",
+            (None, Some(d)) if d.uses_winograd() => "direct and Winograd convolution",
             (None, Some(_)) => "direct convolution",
             (None, None) => "layer-by-layer",
         }

@@ -1,6 +1,8 @@
-//! `DirectNet` against `Sequential::infer`: the same logits to the bit, for several networks,
-//! batch sizes that cut chunks unevenly, and 1 or 3 threads. On a CPU without AVX-512 it
-//! declines every network, and the tests check only that.
+//! `DirectNet::exact` against `Sequential::infer`: the same logits to the bit, for several
+//! networks, batch sizes that cut chunks unevenly, and 1 or 3 threads. `DirectNet::new`, whose
+//! pooled 3x3 convolutions run as Winograd's: within rounding of the layers, and the same bits
+//! for any batch size and thread count. On a CPU without AVX-512 both decline every network,
+//! and the tests check only that.
 
 use nn::{DirectNet, ModelSpec, Sequential};
 use rand::{RngCore, SeedableRng};
@@ -38,7 +40,7 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 fn check(arch: &str, seed: u64) {
     let model = ModelSpec::parse(arch).unwrap().build(seed).unwrap();
-    let Some(net) = DirectNet::new(&model) else {
+    let Some(net) = DirectNet::exact(&model) else {
         assert!(
             !tensor::DirectConv::supported(),
             "{arch}: declined on a CPU with AVX-512"
@@ -69,6 +71,69 @@ fn check(arch: &str, seed: u64) {
             assert_eq!(bits(&from_values), bits(&want), "{arch}: {n} f32 images");
         }
     }
+}
+
+/// `DirectNet::new` of `arch`, which must run some convolution as Winograd's: logits within
+/// `1e-4` (relative to the largest) of the layers', and the same bits for 1 image at a time,
+/// 71 at once, and 1 or 3 threads.
+fn check_winograd(arch: &str, seed: u64) {
+    let model = ModelSpec::parse(arch).unwrap().build(seed).unwrap();
+    let Some(net) = DirectNet::new(&model) else {
+        assert!(
+            !tensor::DirectConv::supported(),
+            "{arch}: declined on a CPU with AVX-512"
+        );
+        return;
+    };
+    assert!(net.uses_winograd(), "{arch}: no Winograd layer");
+    assert!(
+        !DirectNet::exact(&model).unwrap().uses_winograd(),
+        "{arch}: exact"
+    );
+    let classes = net.classes();
+    let n = 71;
+    let bytes = images(n, seed);
+    let want = layer_logits(&model, &bytes);
+    let largest = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let mut reference = None;
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut got = vec![f32::NAN; n * classes];
+        pool.install(|| net.infer_into(&mut got, &bytes)).unwrap();
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-4 * largest,
+                "{arch}: logit {i}: {g} against the layers' {w}"
+            );
+        }
+        let mut one_by_one = vec![f32::NAN; n * classes];
+        for (out, image) in one_by_one
+            .chunks_exact_mut(classes)
+            .zip(bytes.chunks_exact(28 * 28))
+        {
+            pool.install(|| net.infer_into(out, image)).unwrap();
+        }
+        assert_eq!(
+            bits(&one_by_one),
+            bits(&got),
+            "{arch}: one by one, {threads} threads"
+        );
+        let first = reference.get_or_insert_with(|| bits(&got));
+        assert_eq!(*first, bits(&got), "{arch}: {threads} threads");
+    }
+}
+
+#[test]
+fn winograd_layers_are_within_rounding_of_the_layers_and_the_same_for_any_batch_or_thread_count() {
+    check_winograd("lenet", 1);
+    check_winograd("lenet", 2);
+    check_winograd(
+        "conv16x5p2,relu,pool2,conv32x3,relu,pool2,flatten,dense10",
+        3,
+    );
 }
 
 #[test]

@@ -38,6 +38,7 @@ mod panel;
 mod pool;
 pub mod reference;
 mod tensor;
+mod winograd;
 
 pub use activation::{log_softmax_rows_into, relu_backward, relu_forward, softmax_rows_into};
 pub use conv::{col2im_add, conv2d_backward, conv2d_forward, im2col_into, GRAD_BLOCK};
@@ -53,6 +54,7 @@ pub use matmul::{
 };
 pub use pool::{maxpool2x2_backward, maxpool2x2_forward};
 pub use tensor::{argmax, unit_f32, Tensor};
+pub use winograd::WinogradConv;
 
 /// The instruction set the matrix-multiply panel kernels run with on this CPU: `avx512`,
 /// `avx2+fma` or `portable` (detected once; every build gives the same bits).

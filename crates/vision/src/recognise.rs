@@ -234,9 +234,9 @@ fn ranked(probs: &[f32]) -> Vec<usize> {
     order
 }
 
-/// The model, with its direct-convolution form where it has one (`nn::DirectNet`: the same
-/// bits as its layers, several times faster on the hundreds of occluded copies the saliency
-/// map needs), packed once per judged image.
+/// The model, with its direct-convolution form where it has one (`nn::DirectNet`: its layers'
+/// logits within rounding, several times faster on the hundreds of occluded copies the
+/// saliency map needs), packed once per judged image.
 struct Network<'m> {
     model: &'m Sequential,
     direct: Option<nn::DirectNet>,
