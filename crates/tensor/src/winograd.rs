@@ -324,7 +324,7 @@ mod x86 {
     /// channels: `m[t][co] = fma chain over ci of x[t][ci] * u[ci][co]` from `+0.0`.
     ///
     /// # Safety
-    /// AVX-512 F; `x` holds `T` rows of stride `c_in`, `u` `c_in` rows of stride `c_out`
+    /// AVX-512 F; `x` holds `T` rows of stride `16 * c_in`, `u` `c_in` rows of stride `c_out`
     /// with `V * 16` values from its start, `m` `T` rows of stride `m_stride` likewise.
     #[target_feature(enable = "avx512f")]
     unsafe fn block<const V: usize, const T: usize>(
@@ -342,7 +342,7 @@ mod x86 {
                 *uv = _mm512_loadu_ps(u.add(ci * c_out + q * LANES));
             }
             for (t, acc) in acc.iter_mut().enumerate() {
-                let b = broadcast(x.add(t * c_in + ci));
+                let b = broadcast(x.add(t * XI * c_in + ci));
                 for (acc, &uv) in acc.iter_mut().zip(&uv) {
                     *acc = _mm512_fmadd_ps(b, uv, *acc);
                 }
@@ -418,7 +418,7 @@ mod x86 {
                     for (r, row) in rows.iter().enumerate() {
                         let v4 = input_step(*row);
                         for (s, &v) in v4.iter().enumerate() {
-                            _mm512_storeu_ps(vbuf.add(((r * 4 + s) * TILES + t) * c_in + cv), v);
+                            _mm512_storeu_ps(vbuf.add((t * XI + r * 4 + s) * c_in + cv), v);
                         }
                     }
                 }
@@ -427,7 +427,7 @@ mod x86 {
             for g in (0..c_out).step_by(group) {
                 for xi in 0..XI {
                     block(
-                        vbuf.add(xi * TILES * c_in),
+                        vbuf.add(xi * c_in),
                         c.u.as_ptr().add(xi * c_in * c_out + g),
                         c_in,
                         c_out,
