@@ -286,11 +286,11 @@ impl DirectNet {
         self.infer_pixels(logits, images, |v| v)
     }
 
-    fn infer_pixels<P: Copy + Sync>(
+    fn infer_pixels<P: Copy + Sync, F: Fn(P) -> f32 + Copy + Sync>(
         &self,
         logits: &mut [f32],
         images: &[P],
-        value: fn(P) -> f32,
+        value: F,
     ) -> Result<()> {
         let len = self.rows * self.cols;
         let n = images.len() / len.max(1);
@@ -341,12 +341,12 @@ impl DirectNet {
     }
 
     /// The logits of at most [`CHUNK`] images.
-    fn chunk<P: Copy>(
+    fn chunk<P: Copy, F: Fn(P) -> f32 + Copy>(
         &self,
         ws: &mut Workspace,
         logits: &mut [f32],
         images: &[P],
-        value: fn(P) -> f32,
+        value: F,
     ) -> Result<()> {
         let len = self.rows * self.cols;
         let m = images.len() / len;
@@ -375,12 +375,12 @@ impl DirectNet {
     }
 
     /// One image through the convolutions into its flattened features (channels first).
-    fn convolve<P: Copy>(
+    fn convolve<P: Copy, F: Fn(P) -> f32>(
         &self,
         padded: &mut [Vec<f32>],
         scratch: &mut Vec<f32>,
         image: &[P],
-        value: fn(P) -> f32,
+        value: F,
         features: &mut [f32],
     ) {
         let first = &self.convs[0];
