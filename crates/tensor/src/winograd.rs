@@ -21,8 +21,8 @@ const XI: usize = 16;
 /// times fewer. The 16 products over the input channels are 16 small matrix products (windows
 /// by output channels), run in register blocks of up to 14 windows by 2 vectors of 16 output
 /// channels (28 accumulators). The windows go in blocks of at most 14, as even as can be (49
-/// windows: 12, 12, 12, 13), so that a block's transformed inputs and products stay in the
-/// first-level cache while the transformed weights stream through it once per block.
+/// windows: 12, 12, 12, 13): a block's transformed inputs and its products for 32 channels
+/// take 28 KB each (32 input channels), and the transformed weights are read once per block.
 ///
 /// **Not the im2col chain's bits**: the sums are associated differently, so an output differs
 /// from [`DirectConv`](crate::DirectConv)'s by rounding (the tests bound it by `1e-5` of the
