@@ -60,10 +60,8 @@ impl ConvStep {
     }
 
     fn padded_len(&self) -> usize {
-        match self {
-            ConvStep::Direct(c) => c.padded_len(),
-            ConvStep::Winograd(c) => c.padded_len(),
-        }
+        let (hp, wp) = self.padded_dims();
+        hp * wp * self.c_in()
     }
 
     fn output_dims(&self) -> (usize, usize) {
@@ -207,13 +205,22 @@ impl DirectNet {
             }
             let pool = matches!(steps.get(at + 2), Some((_, LayerSpec::MaxPool2x2)));
             let (weight, bias) = params(model, i)?;
-            let direct = DirectConv::new(&weight, &bias, [c_in, h, w], kernel, padding, pool)?;
-            let fast = (winograd && pool && kernel == 3)
+            // Winograd's where it takes the layer (its pool windows are then the direct
+            // convolution's, as the convolution output's sides are even), on the CPUs where
+            // the direct convolution runs; else the direct one.
+            let fast = (winograd && pool && kernel == 3 && DirectConv::supported())
                 .then(|| WinogradConv::new(&weight, &bias, [c_in, h, w], padding))
                 .flatten();
             let conv = match fast {
-                Some(f) if f.output_dims() == direct.output_dims() => ConvStep::Winograd(f),
-                _ => ConvStep::Direct(direct),
+                Some(f) => ConvStep::Winograd(f),
+                None => ConvStep::Direct(DirectConv::new(
+                    &weight,
+                    &bias,
+                    [c_in, h, w],
+                    kernel,
+                    padding,
+                    pool,
+                )?),
             };
             (c_in, (h, w)) = (conv.c_out(), conv.output_dims());
             convs.push(conv);

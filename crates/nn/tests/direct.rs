@@ -38,13 +38,26 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-fn check(arch: &str, seed: u64) {
+/// Network `arch` built from `seed` and packed by `pack`; `None` (checked to be right) on a
+/// CPU without AVX-512.
+fn packed(
+    arch: &str,
+    seed: u64,
+    pack: fn(&Sequential) -> Option<DirectNet>,
+) -> Option<(Sequential, DirectNet)> {
     let model = ModelSpec::parse(arch).unwrap().build(seed).unwrap();
-    let Some(net) = DirectNet::exact(&model) else {
+    let Some(net) = pack(&model) else {
         assert!(
             !tensor::DirectConv::supported(),
             "{arch}: declined on a CPU with AVX-512"
         );
+        return None;
+    };
+    Some((model, net))
+}
+
+fn check(arch: &str, seed: u64) {
+    let Some((model, net)) = packed(arch, seed, DirectNet::exact) else {
         return;
     };
     let classes = net.classes();
@@ -77,12 +90,7 @@ fn check(arch: &str, seed: u64) {
 /// `1e-4` (relative to the largest) of the layers', and the same bits for 1 image at a time,
 /// 71 at once, and 1 or 3 threads.
 fn check_winograd(arch: &str, seed: u64) {
-    let model = ModelSpec::parse(arch).unwrap().build(seed).unwrap();
-    let Some(net) = DirectNet::new(&model) else {
-        assert!(
-            !tensor::DirectConv::supported(),
-            "{arch}: declined on a CPU with AVX-512"
-        );
+    let Some((model, net)) = packed(arch, seed, DirectNet::new) else {
         return;
     };
     assert!(net.uses_winograd(), "{arch}: no Winograd layer");

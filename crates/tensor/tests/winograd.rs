@@ -3,39 +3,15 @@
 //! both against the im2col chain `conv2d_forward -> relu_forward -> maxpool2x2_forward`
 //! (within rounding: `1e-5` of the sum of the absolute products, plus `1e-6`).
 
+mod common;
+
+use common::{bits, padded_hwc, random_vec};
 use proptest::prelude::*;
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use tensor::{Conv2dGeometry, Dest, WinogradConv};
+use tensor::{Dest, WinogradConv};
 
-fn random_vec(len: usize, seed: u64) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..len)
-        .map(|_| tensor::unit_f32(rng.next_u32()) * 2.0 - 1.0)
-        .collect()
-}
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
-
-/// The image `[c, h, w]` padded and channels last.
-fn padded_hwc(image: &[f32], [c, h, w]: [usize; 3], pad: usize) -> Vec<f32> {
-    let wp = w + 2 * pad;
-    let mut out = vec![0.0; (h + 2 * pad) * wp * c];
-    for ci in 0..c {
-        for y in 0..h {
-            for x in 0..w {
-                out[((y + pad) * wp + x + pad) * c + ci] = image[(ci * h + y) * w + x];
-            }
-        }
-    }
-    out
-}
-
-/// The im2col chain `[c_out, ho / 2, wo / 2]`, and for each pooled value the largest sum of
+/// The im2col chain `[c_out, ho / 2, wo / 2]` (`common::chain`), and for each pooled value the largest sum of
 /// absolute products (with the bias) over its window: the scale of its rounding.
-fn chain(
+fn chain_with_scale(
     image: &[f32],
     weight: &[f32],
     bias: &[f32],
@@ -43,15 +19,7 @@ fn chain(
     pad: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let c_out = bias.len();
-    let g = Conv2dGeometry::new([1, c_in, h, w], c_out, [3, 3], 1, pad).unwrap();
-    let mut conv = vec![f32::NAN; g.output_image_len()];
-    tensor::conv2d_forward(&mut conv, image, weight, bias, &g).unwrap();
-    let mut relu = vec![f32::NAN; conv.len()];
-    tensor::relu_forward(&mut relu, &conv).unwrap();
-    let (ho, wo) = (g.h_out(), g.w_out());
-    let mut out = vec![f32::NAN; c_out * (ho / 2) * (wo / 2)];
-    let mut arg = vec![0u32; out.len()];
-    tensor::maxpool2x2_forward(&mut out, &mut arg, &relu, c_out, ho, wo).unwrap();
+    let (out, [_, ph, pw]) = common::chain(image, weight, bias, [c_in, h, w], 3, pad, true);
     let at = |ci: usize, y: isize, x: isize| -> f32 {
         let (y, x) = (y - pad as isize, x - pad as isize);
         if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
@@ -62,8 +30,8 @@ fn chain(
     };
     let mut scale = vec![0.0f32; out.len()];
     for co in 0..c_out {
-        for py in 0..ho / 2 {
-            for px in 0..wo / 2 {
+        for py in 0..ph {
+            for px in 0..pw {
                 let mut most = 0.0f32;
                 for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                     let (y, x) = ((2 * py + dy) as isize, (2 * px + dx) as isize);
@@ -78,7 +46,7 @@ fn chain(
                     }
                     most = most.max(s);
                 }
-                scale[(co * (ho / 2) + py) * (wo / 2) + px] = most;
+                scale[(co * ph + py) * pw + px] = most;
             }
         }
     }
@@ -146,7 +114,7 @@ fn check(c_in: usize, c_out: usize, [h, w]: [usize; 2], pad: usize, seed: u64) {
     let conv = WinogradConv::new(&weight, &bias, dims, pad).expect("a layer it takes");
     let what = format!("{c_in}->{c_out} at {h}x{w}, pad {pad}");
     let got = run_both(&conv, &padded_hwc(&image, dims, pad), &what);
-    let (want, scale) = chain(&image, &weight, &bias, dims, pad);
+    let (want, scale) = chain_with_scale(&image, &weight, &bias, dims, pad);
     assert_eq!(got.len(), want.len(), "{what}: output size");
     for (i, ((&g, &d), &s)) in got.iter().zip(&want).zip(&scale).enumerate() {
         assert!(
