@@ -14,6 +14,14 @@ use crate::spec::ModelSpec;
 /// bit-identical to running the three layers one by one, with a fraction of the memory
 /// traffic. [`forward_trace`] always runs layer by layer, since it shows every layer's output.
 ///
+/// One exception, in training only: a fused 3x3 convolution that `tensor::WinogradConv` takes
+/// (stride 1, input and output channels multiples of 16, an even output, as the LeNet-style
+/// second convolution) trains by Winograd's F(2x2, 3x3) in [`forward`] and in its input
+/// gradient, and its weight gradient sums over the pool's winners alone
+/// (`tensor::conv2d_relu_pool_backward_winograd`). Those differ from the layers' by rounding;
+/// their order is fixed, so training stays bit-identical for any thread count and any CPU.
+/// [`infer`] keeps the layers' bits.
+///
 /// [`forward`]: Sequential::forward
 /// [`backward`]: Sequential::backward
 /// [`infer`]: Sequential::infer
@@ -45,6 +53,8 @@ struct ConvBlock {
     input: Option<Tensor>,
     /// Per pooled value, which window position won (see `tensor::NO_WINNER`).
     codes: Vec<u8>,
+    /// Whether the last fused `forward` ran as Winograd's (then so does the input gradient).
+    winograd: bool,
 }
 
 /// The execution plan of `layers`: fused steps where a convolution, a ReLU and a 2x2 max-pool
@@ -63,6 +73,7 @@ fn plan(layers: &[Box<dyn Layer>], fuse: bool) -> Vec<Step> {
                 fused: false,
                 input: None,
                 codes: Vec::new(),
+                winograd: false,
             }));
             i += 3;
         } else {
@@ -79,8 +90,9 @@ impl ConvBlock {
     /// error as it would unfused). Keeps what backward needs.
     fn forward(&mut self, layers: &mut [Box<dyn Layer>], x: Input<'_>) -> Result<Tensor> {
         let c = self.conv;
-        match run_fused(conv_at(layers, c)?, x.get(), &mut self.codes)? {
-            Some(y) => {
+        match run_fused(conv_at(layers, c)?, x.get(), &mut self.codes, true)? {
+            Some((y, winograd)) => {
+                self.winograd = winograd;
                 match x {
                     Input::Owned(x) => self.input = Some(x),
                     Input::Borrowed(x) => crate::layers::cache_copy(&mut self.input, x),
@@ -115,7 +127,11 @@ impl ConvBlock {
         } else {
             vec![0]
         });
-        tensor::conv2d_relu_pool_backward(
+        let backward = match self.winograd {
+            true => tensor::conv2d_relu_pool_backward_winograd,
+            false => tensor::conv2d_relu_pool_backward,
+        };
+        backward(
             input_grad.then_some(grad_input.data_mut()),
             weight.grad.data_mut(),
             bias.grad.data_mut(),
@@ -131,8 +147,8 @@ impl ConvBlock {
     /// The three layers' evaluation forward (fused when the shapes allow), without caching.
     fn infer(&self, layers: &[Box<dyn Layer>], x: &Tensor) -> Result<Tensor> {
         let c = self.conv;
-        match run_fused(conv_at(layers, c)?, x, &mut Vec::new())? {
-            Some(y) => Ok(y),
+        match run_fused(conv_at(layers, c)?, x, &mut Vec::new(), false)? {
+            Some((y, _)) => Ok(y),
             None => {
                 let y = layers[c].infer(x)?;
                 let y = layers[c + 1].infer(&y)?;
@@ -166,9 +182,16 @@ impl Input<'_> {
     }
 }
 
-/// `pool(relu(conv(x)))` in one pass, with the window codes in `codes`; `None` when the
-/// convolution output is smaller than the 2x2 window.
-fn run_fused(conv: &crate::Conv2d, x: &Tensor, codes: &mut Vec<u8>) -> Result<Option<Tensor>> {
+/// `pool(relu(conv(x)))` in one pass, with the window codes in `codes`, and whether it ran
+/// as Winograd's; `None` when the convolution output is smaller than the 2x2 window. With
+/// `winograd`, a layer that [`tensor::WinogradConv`] takes runs as Winograd's (training's
+/// forward); otherwise, and for every other layer, as the layers compute it, to the bit.
+fn run_fused(
+    conv: &crate::Conv2d,
+    x: &Tensor,
+    codes: &mut Vec<u8>,
+    winograd: bool,
+) -> Result<Option<(Tensor, bool)>> {
     let g = conv.geometry(x.shape())?;
     if g.h_out() < 2 || g.w_out() < 2 {
         return Ok(None);
@@ -176,6 +199,12 @@ fn run_fused(conv: &crate::Conv2d, x: &Tensor, codes: &mut Vec<u8>) -> Result<Op
     let (weight, bias) = conv.values();
     let mut y = Tensor::zeros(pooled_shape(&g));
     codes.resize(y.len(), 0);
+    if winograd {
+        if let Some(fast) = tensor::WinogradConv::for_geometry(weight.data(), bias.data(), &g) {
+            fast.forward_batch(y.data_mut(), codes, x.data())?;
+            return Ok(Some((y, true)));
+        }
+    }
     tensor::conv2d_relu_pool_forward(
         y.data_mut(),
         codes,
@@ -184,7 +213,7 @@ fn run_fused(conv: &crate::Conv2d, x: &Tensor, codes: &mut Vec<u8>) -> Result<Op
         bias.data(),
         &g,
     )?;
-    Ok(Some(y))
+    Ok(Some((y, false)))
 }
 
 /// `[n, c_out, h_out / 2, w_out / 2]`.

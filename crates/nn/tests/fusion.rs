@@ -79,6 +79,81 @@ fn lenet_style_network_trains_bit_identically_fused_and_layer_by_layer() {
     );
 }
 
+/// The largest difference between two sets of named values, as a fraction of the largest
+/// magnitude in each (the tensor's scale).
+fn worst_relative(a: &[(String, Vec<u32>)], b: &[(String, Vec<u32>)]) -> f32 {
+    let mut worst = 0.0f32;
+    for ((name, x), (other, y)) in a.iter().zip(b) {
+        assert_eq!(name, other);
+        let (x, y): (Vec<f32>, Vec<f32>) = (
+            x.iter().map(|v| f32::from_bits(*v)).collect(),
+            y.iter().map(|v| f32::from_bits(*v)).collect(),
+        );
+        let scale = y.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
+        for (p, q) in x.iter().zip(&y) {
+            worst = worst.max((p - q).abs() / scale);
+        }
+    }
+    worst
+}
+
+#[test]
+fn a_network_with_winograd_convolutions_trains_within_rounding_of_the_layers() {
+    // The second convolution (16 -> 32 channels, 3x3, an even 14x14 output) runs as
+    // Winograd's in training's forward and input gradient: not the layers' bits, but within
+    // their rounding, step after step; `infer` stays the layers' to the bit.
+    let arch = "conv16x3p1,relu,pool2,conv32x3p1,relu,pool2,flatten,dense10";
+    let spec = ModelSpec::parse(arch).unwrap();
+    let mut fused = spec.build(5).unwrap();
+    let mut plain = spec.build(5).unwrap();
+    plain.set_fusion(false);
+    let mut sgd_f = Sgd::new(0.05, 0.9, 0.0).unwrap();
+    let mut sgd_p = Sgd::new(0.05, 0.9, 0.0).unwrap();
+    let mut any_differs = false;
+    for step in 0..3 {
+        let (x, labels) = random_batch(11, 28, 40 + step);
+        let mut losses = Vec::new();
+        let mut logits = Vec::new();
+        for model in [&mut fused, &mut plain] {
+            model.zero_grad();
+            let y = model.forward(&x).unwrap();
+            let out = softmax_cross_entropy(&y, &labels).unwrap();
+            model.backward(&out.grad_logits).unwrap();
+            losses.push(out.loss);
+            logits.push(y);
+        }
+        any_differs |= logits[0].data() != logits[1].data();
+        let fused_infer = fused.infer(&x).unwrap();
+        fused.set_fusion(false);
+        let layers_infer = fused.infer(&x).unwrap();
+        fused.set_fusion(true);
+        assert_eq!(
+            fused_infer.data(),
+            layers_infer.data(),
+            "infer is the layers' at step {step}"
+        );
+        let scale = logits[1].data().iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        for (a, b) in logits[0].data().iter().zip(logits[1].data()) {
+            assert!(
+                (a - b).abs() <= 1e-5 * scale,
+                "logits at step {step}: {a} against {b}"
+            );
+        }
+        assert!(
+            (losses[0] - losses[1]).abs() <= 1e-5 * losses[1],
+            "loss at step {step}"
+        );
+        // (Setting the fusion again kept the gradients: only the plan changes.)
+        let grads = worst_relative(&param_bits(&fused, true), &param_bits(&plain, true));
+        assert!(grads <= 1e-4, "gradients at step {step}: {grads}");
+        sgd_f.step(&mut fused);
+        sgd_p.step(&mut plain);
+        let params = worst_relative(&param_bits(&fused, false), &param_bits(&plain, false));
+        assert!(params <= 1e-5, "parameters after step {step}: {params}");
+    }
+    assert!(any_differs, "the Winograd layer did not run");
+}
+
 #[test]
 fn seed_network_and_odd_sizes_train_bit_identically_fused_and_layer_by_layer() {
     fused_equals_unfused("seed", 9, 3);

@@ -22,6 +22,7 @@ use crate::direct::DirectConv;
 use crate::direct_pooled::DirectPooled;
 use crate::error::{check_len, Error, Result};
 use crate::geometry::Conv2dGeometry;
+use crate::winograd_train;
 
 /// The window code of a pooled value whose ReLU output was 0: no position gets a gradient.
 pub const NO_WINNER: u8 = 4;
@@ -186,7 +187,7 @@ fn relu_pool_plane(
 /// into 0.0), `0.0` at the other three. Nothing else of `dst` is written. `winners` may run
 /// past the plane. With `vectors` (AVX-512 F, checked by the caller), eight windows at a
 /// time, with the same values.
-fn scatter_windows(
+pub(crate) fn scatter_windows(
     vectors: bool,
     grads: &[f32],
     winners: &[u8],
@@ -305,6 +306,53 @@ pub fn conv2d_relu_pool_backward(
     g: &Conv2dGeometry,
 ) -> Result<()> {
     let op = "conv2d_relu_pool_backward";
+    let args = (grad_input, grad_weight, grad_bias);
+    relu_pool_backward(op, args, grad_pooled, codes, input, weight, g, false)
+}
+
+/// [`conv2d_relu_pool_backward`] for a forward run by
+/// [`WinogradConv::forward_batch`](crate::WinogradConv::forward_batch), the same arguments
+/// and results within rounding. For a layer that forward takes (stride 1, 3x3, channels
+/// multiples of 16, even sides), computed another way:
+/// - the weight and bias gradients sum over the pool's winners alone: each window's gradient
+///   times the 3x3 input patch under its winner (a quarter of the column-matrix product's
+///   multiply-adds or fewer, and no column matrix), each value one chain of fused
+///   multiply-adds per block of 8 images, the blocks added in order;
+/// - the input gradient by Winograd's F(2x2, 3x3)
+///   ([`WinogradConv::input_grad`](crate::WinogradConv::input_grad)).
+///
+/// The order is fixed: the same bits for any thread count and instruction set (the AVX-512
+/// kernels and the scalar code agree). Any other layer gets [`conv2d_relu_pool_backward`].
+///
+/// # Errors
+/// As [`conv2d_relu_pool_backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_relu_pool_backward_winograd(
+    grad_input: Option<&mut [f32]>,
+    grad_weight: &mut [f32],
+    grad_bias: &mut [f32],
+    grad_pooled: &[f32],
+    codes: &[u8],
+    input: &[f32],
+    weight: &[f32],
+    g: &Conv2dGeometry,
+) -> Result<()> {
+    let op = "conv2d_relu_pool_backward_winograd";
+    let args = (grad_input, grad_weight, grad_bias);
+    relu_pool_backward(op, args, grad_pooled, codes, input, weight, g, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn relu_pool_backward(
+    op: &'static str,
+    (grad_input, grad_weight, grad_bias): (Option<&mut [f32]>, &mut [f32], &mut [f32]),
+    grad_pooled: &[f32],
+    codes: &[u8],
+    input: &[f32],
+    weight: &[f32],
+    g: &Conv2dGeometry,
+    winograd: bool,
+) -> Result<()> {
     let (ph, pw) = pooled_dims(op, g)?;
     let pooled_len = ph * pw;
     let out_len = g.c_out() * pooled_len;
@@ -331,6 +379,16 @@ pub fn conv2d_relu_pool_backward(
             reason: format!("window code {bad} is not a position of a 2x2 window"),
         });
     }
+    // (A layer the Winograd forward does not take ran the layers' forward: the layers'
+    // backward follows.)
+    if let Some(layer) = winograd
+        .then(|| winograd_train::input_grad_layer(weight, g))
+        .flatten()
+    {
+        let args = (grad_input, grad_weight, grad_bias);
+        winograd_train::pooled_backward(&layer, args, grad_pooled, codes, input, g);
+        return Ok(());
+    }
     let (hw, w) = (g.col_cols(), g.w_out());
     let vectors = DirectConv::supported();
     // The windows cover every value of a map but an odd last row or column.
@@ -341,6 +399,7 @@ pub fn conv2d_relu_pool_backward(
         weight,
         g,
         Columns::WhereNeeded,
+        winograd,
         |go, ld, j, i| {
             let image_codes = &codes[i * out_len..(i + 1) * out_len];
             let planes = grad_pooled[i * out_len..(i + 1) * out_len].chunks_exact(pooled_len);

@@ -473,7 +473,7 @@ pub(crate) mod x86 {
     /// Writes 16 channels `j..j + 16` of output `(y, x)`.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn put(dest: &mut Dest<'_>, y: usize, x: usize, j: usize, v: __m512) {
+    pub(crate) unsafe fn put(dest: &mut Dest<'_>, y: usize, x: usize, j: usize, v: __m512) {
         let at = dest.offset + y * dest.row + x * dest.col + j * dest.channel;
         if dest.channel == 1 {
             _mm512_storeu_ps(dest.data.as_mut_ptr().add(at), v);
@@ -491,7 +491,7 @@ pub(crate) mod x86 {
     /// [`NO_WINNER`] where `m` is 0 (as `conv2d_relu_pool_forward` writes them).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn put_codes(
+    pub(crate) unsafe fn put_codes(
         dest: &mut Dest<'_>,
         y: usize,
         x: usize,

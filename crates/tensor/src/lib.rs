@@ -39,11 +39,13 @@ mod pool;
 pub mod reference;
 mod tensor;
 mod winograd;
+mod winograd_train;
 
 pub use activation::{log_softmax_rows_into, relu_backward, relu_forward, softmax_rows_into};
 pub use conv::{col2im_add, conv2d_backward, conv2d_forward, im2col_into, GRAD_BLOCK};
 pub use conv_pool::{
-    conv2d_relu_pool_backward, conv2d_relu_pool_forward, conv_pool_image_len, NO_WINNER,
+    conv2d_relu_pool_backward, conv2d_relu_pool_backward_winograd, conv2d_relu_pool_forward,
+    conv_pool_image_len, NO_WINNER,
 };
 pub use direct::{Dest, DirectConv, DirectInputGrad};
 pub use error::{Error, Result};

@@ -1,7 +1,84 @@
-//! Winograd F(2x2, 3x3) convolution with ReLU and 2x2 max-pool, for inference:
+//! Winograd F(2x2, 3x3) convolution with ReLU and 2x2 max-pool, for inference and training:
 //! [`WinogradConv`].
 
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+use crate::conv_pool::NO_WINNER;
 use crate::direct::Dest;
+use crate::error::{check_len, Result};
+use crate::geometry::Conv2dGeometry;
+
+/// A frame's shape `(c, h, w, pad)`, the frame, and the scratch of a run on it.
+type Frame = ([usize; 4], Vec<f32>, Vec<f32>);
+
+thread_local! {
+    /// Per-thread zero-padded channels-last frames and scratch, one per shape seen: only a
+    /// frame's inside is written, so its border stays zero from one image to the next.
+    static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Most frames a thread keeps (a network has a few convolutions; past this they are dropped
+/// and made again).
+const MAX_FRAMES: usize = 8;
+
+/// Calls `f` with this thread's zero-padded channels-last frame `[h + 2 pad][w + 2 pad][c]`
+/// holding one channels-first image (`c` planes of `h x w`, plane `ci` from `planes[ci *
+/// ld]`), and the thread's scratch for that shape.
+///
+/// # Panics
+/// When `planes` is too short for `c` planes `ld` apart (a caller's bug), or when `f` calls
+/// this again.
+pub(crate) fn with_frame<R>(
+    planes: &[f32],
+    ld: usize,
+    [c, h, w]: [usize; 3],
+    pad: usize,
+    f: impl FnOnce(&[f32], &mut Vec<f32>) -> R,
+) -> R {
+    assert!(
+        c > 0 && ld >= h * w && planes.len() >= (c - 1) * ld + h * w,
+        "winograd conv: planes"
+    );
+    let key = [c, h, w, pad];
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+    FRAMES.with(|cell| {
+        let frames = &mut *cell.borrow_mut();
+        let at = match frames.iter().position(|(k, ..)| *k == key) {
+            Some(at) => at,
+            None => {
+                if frames.len() == MAX_FRAMES {
+                    frames.clear();
+                }
+                frames.push((key, vec![0.0; hp * wp * c], Vec::new()));
+                frames.len() - 1
+            }
+        };
+        let (_, frame, scratch) = &mut frames[at];
+        // Channels last: each padded position's `c` values together. Only the inside is
+        // written; the border stays zero.
+        #[cfg(target_arch = "x86_64")]
+        if c.is_multiple_of(LANES)
+            && ld <= i32::MAX as usize / LANES
+            && crate::DirectConv::supported()
+        {
+            // SAFETY: AVX-512 F is present; the frame holds `hp * wp * c` values and
+            // `planes` `c` planes of `h * w` values `ld` apart (asserted above).
+            unsafe { x86::fill_frame(planes, ld, [c, h, w], pad, frame) };
+            return f(frame, scratch);
+        }
+        for y in 0..h {
+            for x in 0..w {
+                let to = ((y + pad) * wp + x + pad) * c;
+                for (ci, v) in frame[to..to + c].iter_mut().enumerate() {
+                    *v = planes[ci * ld + y * w + x];
+                }
+            }
+        }
+        f(frame, scratch)
+    })
+}
 
 /// Values per vector.
 const LANES: usize = 16;
@@ -11,7 +88,9 @@ const TILES: usize = 14;
 const XI: usize = 16;
 
 /// `relu(conv3x3(x) + bias)` followed by a 2x2 max-pool, computed by Winograd's minimal
-/// filtering F(2x2, 3x3), for inference.
+/// filtering F(2x2, 3x3): for inference, for training's forward
+/// ([`WinogradConv::forward_batch`], with window codes), and without bias, ReLU or pool for
+/// training's input gradient ([`WinogradConv::input_grad`]).
 ///
 /// Each 2x2 block of convolution outputs, which is one pool window, comes from a 4x4 block of
 /// the padded input: the block is transformed (`Bᵀ d B`, additions only), multiplied position
@@ -34,7 +113,8 @@ const XI: usize = 16;
 ///
 /// The input is as [`DirectConv`](crate::DirectConv) takes it: one image, zero-padded and
 /// channels last (`[h + 2p][w + 2p][c_in]`); the pooled output goes where a [`Dest`] says
-/// (window codes are not written: this is for inference).
+/// (and the window codes, when it names where; [`WinogradConv::forward_batch`] runs a
+/// training batch of channels-first images).
 ///
 /// `new` returns `None` unless the kernel is 3x3, both input and output channels are whole
 /// vectors of 16, and the convolution output's sides are even (every pool window whole).
@@ -49,29 +129,26 @@ pub struct WinogradConv {
     v: usize,
     /// The transformed weight `G g Gᵀ` as `[16 positions][c_in][c_out]`.
     u: Vec<f32>,
+    /// Bias, ReLU and the 2x2 max-pool after the convolution (else none of them).
+    pool: bool,
+    /// The bias (empty without the pool).
     bias: Vec<f32>,
 }
 
-/// `G g Gᵀ` for one 3x3 filter `g` (row-major), in `f64` and rounded once.
-fn transform_filter(g: &[f32]) -> [f32; XI] {
-    let g: Vec<f64> = g.iter().map(|&v| f64::from(v)).collect();
-    // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
-    const G: [[f64; 3]; 4] = [
-        [1.0, 0.0, 0.0],
-        [0.5, 0.5, 0.5],
-        [0.5, -0.5, 0.5],
-        [0.0, 0.0, 1.0],
-    ];
+/// `G g Gᵀ` for one 3x3 filter `g` (row-major), in `f64` and rounded once: `G g` first
+/// (rows), then its product with `Gᵀ` (columns). `G` holds only 0, 1 and ±1/2, so each step
+/// sums at most three halved `f32` values.
+fn transform_filter(g: [f32; 9]) -> [f32; XI] {
+    let g = g.map(f64::from);
+    // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]], on three values.
+    let side = |[a, b, c]: [f64; 3]| [a, 0.5 * ((a + b) + c), 0.5 * ((a - b) + c), c];
+    // The columns of `G g`: side of each column of `g`.
+    let cols: [[f64; 4]; 3] = std::array::from_fn(|c| side([g[c], g[3 + c], g[6 + c]]));
     let mut out = [0.0f32; XI];
-    for (a, ga) in G.iter().enumerate() {
-        for (b, gb) in G.iter().enumerate() {
-            let mut s = 0.0f64;
-            for (r, &gar) in ga.iter().enumerate() {
-                for (c, &gbc) in gb.iter().enumerate() {
-                    s += gar * g[r * 3 + c] * gbc;
-                }
-            }
-            out[a * 4 + b] = s as f32;
+    for r in 0..4 {
+        let row = side([cols[0][r], cols[1][r], cols[2][r]]);
+        for (s, &v) in row.iter().enumerate() {
+            out[r * 4 + s] = v as f32;
         }
     }
     out
@@ -85,10 +162,53 @@ impl WinogradConv {
     /// uses AVX-512 where the CPU has it and the scalar reference (the same bits) elsewhere.
     pub fn new(weight: &[f32], bias: &[f32], [c_in, h, w]: [usize; 3], pad: usize) -> Option<Self> {
         let c_out = bias.len();
-        if c_in == 0 || c_out == 0 || !c_in.is_multiple_of(LANES) || !c_out.is_multiple_of(LANES) {
+        if weight.len() != c_out.checked_mul(c_in)?.checked_mul(9)? {
+            return None;
+        }
+        let filter = |co: usize, ci: usize| {
+            let at = (co * c_in + ci) * 9;
+            std::array::from_fn(|tap| weight[at + tap])
+        };
+        Self::build(filter, [c_in, c_out], [h, w], pad, Some(bias))
+    }
+
+    /// The input gradient of the stride-1 3x3 convolution `weight [c_out, c_in, 3, 3]` on
+    /// images `[c_in, h, w]` with `pad` zeros on each side (`pad` at most 2), as a convolution
+    /// of its output gradient: `c_out` channels of `(h + 2 pad - 2) x (w + 2 pad - 2)`, padded
+    /// by `2 - pad`, with each filter turned by 180 degrees and the channels swapped. Its
+    /// [`WinogradConv::run`] writes all of `[c_in, h, w]`: no bias, ReLU or pool. `None` when
+    /// the channels are not whole vectors of 16 or `h` or `w` is odd.
+    pub fn input_grad(
+        weight: &[f32],
+        c_out: usize,
+        [c_in, h, w]: [usize; 3],
+        pad: usize,
+    ) -> Option<Self> {
+        if pad > 2 || h + 2 * pad < 3 || w + 2 * pad < 3 {
             return None;
         }
         if weight.len() != c_out.checked_mul(c_in)?.checked_mul(9)? {
+            return None;
+        }
+        // Output channel `ci` of the gradient reads input channel `co`, turned.
+        let filter = |ci: usize, co: usize| {
+            let at = (co * c_in + ci) * 9;
+            std::array::from_fn(|tap| weight[at + 8 - tap])
+        };
+        let grad = [h + 2 * pad - 2, w + 2 * pad - 2];
+        Self::build(filter, [c_out, c_in], grad, 2 - pad, None)
+    }
+
+    /// The layer from `filter(output channel, input channel)` (3x3, row-major), pooled with
+    /// `bias` when there is one, plain without.
+    fn build(
+        filter: impl Fn(usize, usize) -> [f32; 9],
+        [c_in, c_out]: [usize; 2],
+        [h, w]: [usize; 2],
+        pad: usize,
+        bias: Option<&[f32]>,
+    ) -> Option<Self> {
+        if c_in == 0 || c_out == 0 || !c_in.is_multiple_of(LANES) || !c_out.is_multiple_of(LANES) {
             return None;
         }
         let (hp, wp) = (h.checked_add(2 * pad)?, w.checked_add(2 * pad)?);
@@ -98,11 +218,9 @@ impl WinogradConv {
         let vectors = c_out / LANES;
         let v = [2, 1].into_iter().find(|v| vectors.is_multiple_of(*v))?;
         let mut u = vec![0.0f32; XI * c_in * c_out];
-        for co in 0..c_out {
-            for ci in 0..c_in {
-                let at = (co * c_in + ci) * 9;
-                let t = transform_filter(&weight[at..at + 9]);
-                for (xi, &value) in t.iter().enumerate() {
+        for ci in 0..c_in {
+            for co in 0..c_out {
+                for (xi, &value) in transform_filter(filter(co, ci)).iter().enumerate() {
                     u[(xi * c_in + ci) * c_out + co] = value;
                 }
             }
@@ -115,8 +233,75 @@ impl WinogradConv {
             w,
             v,
             u,
-            bias: bias.to_vec(),
+            pool: bias.is_some(),
+            bias: bias.map_or_else(Vec::new, <[f32]>::to_vec),
         })
+    }
+
+    /// [`WinogradConv::new`] for the convolution of `g` (stride 1, a 3x3 kernel) and its 2x2
+    /// pool; `None` for any other layer, or one `new` declines.
+    pub fn for_geometry(weight: &[f32], bias: &[f32], g: &Conv2dGeometry) -> Option<Self> {
+        if g.stride() != 1 || g.k_h() != 3 || g.k_w() != 3 || bias.len() != g.c_out() {
+            return None;
+        }
+        Self::new(weight, bias, [g.c_in(), g.h_in(), g.w_in()], g.pad())
+    }
+
+    /// Training's forward for a batch of channels-first images `input [n, c_in, h, w]`:
+    /// pooled maps `out` and window codes `codes` `[n, c_out, h_out / 2, w_out / 2]`, laid
+    /// out and coded as [`conv2d_relu_pool_forward`](crate::conv2d_relu_pool_forward) writes
+    /// them (so its backward takes them), with this type's bits. In parallel, one image per
+    /// task: each image is copied into a per-thread zero-padded channels-last frame and run
+    /// as [`WinogradConv::run`] runs it, so the results are the same for any thread count and
+    /// batch size.
+    ///
+    /// # Errors
+    /// [`crate::Error::BufferLength`] when a slice does not fit.
+    pub fn forward_batch(&self, out: &mut [f32], codes: &mut [u8], input: &[f32]) -> Result<()> {
+        let op = "winograd_forward_batch";
+        if !self.pool {
+            return Err(crate::Error::InvalidGeometry {
+                op,
+                reason: "an input-gradient layer has no pooled forward".into(),
+            });
+        }
+        let (c_in, h, w) = (self.c_in, self.h, self.w);
+        let (oh, ow) = self.output_dims();
+        let (in_len, out_len) = (c_in * h * w, self.c_out * oh * ow);
+        let n = input.len() / in_len;
+        check_len(op, "input", input.len(), n * in_len)?;
+        check_len(op, "out", out.len(), n * out_len)?;
+        check_len(op, "codes", codes.len(), n * out_len)?;
+        out.par_chunks_mut(out_len)
+            .zip(codes.par_chunks_mut(out_len))
+            .zip(input.par_chunks(in_len))
+            .for_each(|((out, codes), image)| {
+                let dest = Dest {
+                    data: out,
+                    codes: Some(codes),
+                    offset: 0,
+                    row: ow,
+                    col: 1,
+                    channel: oh * ow,
+                };
+                self.run_planes(image, h * w, dest);
+            });
+        Ok(())
+    }
+
+    /// [`WinogradConv::run`] on one channels-first image: `c_in` planes of `h x w`, plane
+    /// `c` from `planes[c * ld]`, copied first into this thread's zero-padded channels-last
+    /// frame (kept from call to call, with its scratch).
+    pub(crate) fn run_planes(&self, planes: &[f32], ld: usize, dest: Dest<'_>) {
+        with_frame(
+            planes,
+            ld,
+            [self.c_in, self.h, self.w],
+            self.pad,
+            |frame, scratch| {
+                self.run(frame, scratch, dest);
+            },
+        );
     }
 
     /// Length of the padded channels-last input `[h + 2p][w + 2p][c_in]`.
@@ -175,6 +360,12 @@ impl WinogradConv {
             "winograd conv: input length"
         );
         let (oh, ow) = self.output_dims();
+        // Without the pool, every position of the 2x2 blocks is an output.
+        let (oh, ow) = if self.pool {
+            (oh, ow)
+        } else {
+            (2 * oh, 2 * ow)
+        };
         let last = dest.offset
             + (oh - 1) * dest.row
             + (ow - 1) * dest.col
@@ -183,11 +374,15 @@ impl WinogradConv {
             last < dest.data.len(),
             "winograd conv: destination too short"
         );
+        if let Some(codes) = dest.codes.as_deref() {
+            assert!(self.pool, "winograd conv: window codes without a pool");
+            assert!(last < codes.len(), "winograd conv: codes too short");
+        }
     }
 
     /// Computes the layer on one padded channels-last image `input` (length
-    /// [`WinogradConv::padded_len`]) into `dest` (`dest.codes` is ignored); `scratch` is
-    /// resized as needed and reused.
+    /// [`WinogradConv::padded_len`]) into `dest` (window codes too where `dest.codes` is
+    /// `Some`); `scratch` is resized as needed and reused.
     ///
     /// # Panics
     /// When `input` has the wrong length or some output position falls outside `dest.data`
@@ -251,18 +446,32 @@ impl WinogradConv {
                         }
                         *m = acc;
                     }
-                    // Aᵀ m A, the bias, the ReLU and the window's maximum.
+                    // Aᵀ m A, then the bias, the ReLU and the window's maximum (with the pool).
                     let mut cols = [[0.0f32; 2]; 4];
                     for (s, col) in cols.iter_mut().enumerate() {
                         *col = output_step([m[s], m[4 + s], m[8 + s], m[12 + s]]);
                     }
                     let top = output_step([cols[0][0], cols[1][0], cols[2][0], cols[3][0]]);
                     let bottom = output_step([cols[0][1], cols[1][1], cols[2][1], cols[3][1]]);
+                    if !self.pool {
+                        for (p, v) in [top[0], top[1], bottom[0], bottom[1]]
+                            .into_iter()
+                            .enumerate()
+                        {
+                            let (y, x) = (2 * i + p / 2, 2 * j + p % 2);
+                            dest.data
+                                [dest.offset + y * dest.row + x * dest.col + co * dest.channel] = v;
+                        }
+                        continue;
+                    }
                     let b = self.bias[co];
                     let y = [top[0], top[1], bottom[0], bottom[1]].map(|v| relu(v + b));
                     let value = y[0].max(y[1]).max(y[2].max(y[3]));
-                    dest.data[dest.offset + i * dest.row + j * dest.col + co * dest.channel] =
-                        value;
+                    let at = dest.offset + i * dest.row + j * dest.col + co * dest.channel;
+                    dest.data[at] = value;
+                    if let Some(codes) = dest.codes.as_deref_mut() {
+                        codes[at] = window_code(y, value);
+                    }
                 }
             }
         }
@@ -281,6 +490,19 @@ fn output_step([m0, m1, m2, m3]: [f32; 4]) -> [f32; 2] {
     [(m0 + m1) + m2, (m1 - m2) - m3]
 }
 
+/// The first of the window's four ReLU outputs `y` (row-major) equal to their maximum
+/// `value`, or [`NO_WINNER`] where `value` is 0, as `conv2d_relu_pool_forward` codes it.
+fn window_code(y: [f32; 4], value: f32) -> u8 {
+    if value > 0.0 {
+        // `value` is one of the four, so a position matches.
+        y.iter()
+            .position(|&v| v == value)
+            .map_or(NO_WINNER, |p| p as u8)
+    } else {
+        NO_WINNER
+    }
+}
+
 /// `v` when it is above zero, else `+0.0` (NaN too), as `_mm512_max_ps(v, 0)` gives.
 #[inline(always)]
 fn relu(v: f32) -> f32 {
@@ -296,7 +518,41 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::{Dest, WinogradConv, LANES, TILES, XI};
-    use crate::direct::x86::broadcast;
+    use crate::direct::x86::{broadcast, put, put_codes};
+
+    /// The inside of a zero-padded channels-last frame from `c` channels-first planes, 16
+    /// channels of a position at a time, gathered from their planes.
+    ///
+    /// # Safety
+    /// AVX-512 F; `c` a multiple of 16; `planes` holds `c` planes of `h * w` values `ld`
+    /// apart (`(c - 1) * ld + h * w` at least, `ld * 15` within `i32`), `frame`
+    /// `(h + 2 pad) * (w + 2 pad) * c` values.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn fill_frame(
+        planes: &[f32],
+        ld: usize,
+        [c, h, w]: [usize; 3],
+        pad: usize,
+        frame: &mut [f32],
+    ) {
+        let wp = w + 2 * pad;
+        let step = ld as i32;
+        let index = _mm512_mullo_epi32(
+            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+            _mm512_set1_epi32(step),
+        );
+        let (src, dst) = (planes.as_ptr(), frame.as_mut_ptr());
+        for y in 0..h {
+            for x in 0..w {
+                let to = dst.add(((y + pad) * wp + x + pad) * c);
+                for cg in (0..c).step_by(LANES) {
+                    let from = src.add(cg * ld + y * w + x);
+                    let v = _mm512_i32gather_ps::<4>(index, from.cast());
+                    _mm512_storeu_ps(to.add(cg), v);
+                }
+            }
+        }
+    }
 
     /// `[d0 - d2, d1 + d2, d2 - d1, d1 - d3]` in vectors.
     #[inline]
@@ -399,7 +655,6 @@ mod x86 {
         let inp = input.as_ptr();
         let group = c.v * LANES;
         let blocks = &BLOCKS[c.v - 1];
-        let mut lanes = [0.0f32; LANES];
         for (start, n) in c.blocks() {
             for t in 0..n {
                 let (i, j) = ((start + t) / ow, (start + t) % ow);
@@ -437,7 +692,6 @@ mod x86 {
                 }
                 for t in 0..n {
                     let (i, j) = ((start + t) / ow, (start + t) % ow);
-                    let at = dest.offset + i * dest.row + j * dest.col;
                     for q in (g..g + group).step_by(LANES) {
                         let mut m = [_mm512_setzero_ps(); XI];
                         for (xi, m) in m.iter_mut().enumerate() {
@@ -449,6 +703,16 @@ mod x86 {
                         }
                         let top = output_step([cols[0][0], cols[1][0], cols[2][0], cols[3][0]]);
                         let bottom = output_step([cols[0][1], cols[1][1], cols[2][1], cols[3][1]]);
+                        if !c.pool {
+                            for (p, v) in [top[0], top[1], bottom[0], bottom[1]]
+                                .into_iter()
+                                .enumerate()
+                            {
+                                let (y, x) = (2 * i + p / 2, 2 * j + p % 2);
+                                put(dest, y, x, q, v);
+                            }
+                            continue;
+                        }
                         let b = _mm512_loadu_ps(c.bias.as_ptr().add(q));
                         let zero = _mm512_setzero_ps();
                         let mut y = [top[0], top[1], bottom[0], bottom[1]];
@@ -457,14 +721,10 @@ mod x86 {
                         }
                         let value =
                             _mm512_max_ps(_mm512_max_ps(y[0], y[1]), _mm512_max_ps(y[2], y[3]));
-                        if dest.channel == 1 {
-                            _mm512_storeu_ps(dest.data.as_mut_ptr().add(at + q), value);
-                        } else {
-                            _mm512_storeu_ps(lanes.as_mut_ptr(), value);
-                            for (l, &v) in lanes.iter().enumerate() {
-                                *dest.data.get_unchecked_mut(at + (q + l) * dest.channel) = v;
-                            }
+                        if dest.codes.is_some() {
+                            put_codes(dest, i, j, q, y, value);
                         }
+                        put(dest, i, j, q, value);
                     }
                 }
             }
