@@ -7,7 +7,11 @@
 //! Kernels take outputs first, then inputs, then sizes; they are parallel with rayon over
 //! disjoint output chunks and give bit-identical results for any thread count. For
 //! inference, [`DirectConv`] computes a convolution with its ReLU and pool one image at a
-//! time without a column matrix (the same bits as the im2col chain). The
+//! time without a column matrix (the same bits as the im2col chain), and [`WinogradConv`]
+//! computes a pooled 3x3 convolution by Winograd's F(2x2, 3x3), for inference and for
+//! training (its forward, input gradient and, with
+//! [`conv2d_relu_pool_backward_winograd`], a weight gradient over the pool's winners: within
+//! rounding of the chain, in a fixed order of its own). The
 //! [`reference`](mod@reference) module holds slow loop versions of each kernel for tests and benchmarks.
 //!
 //! # Example: a convolution forward pass
