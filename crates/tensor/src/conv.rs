@@ -26,11 +26,10 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use crate::direct::{Dest, DirectInputGrad};
+use crate::direct::DirectInputGrad;
 use crate::error::{check_len, Result};
 use crate::geometry::Conv2dGeometry;
 use crate::panel;
-use crate::winograd::WinogradConv;
 
 /// Images per partial weight-gradient sum (fixed so the summation order never changes).
 pub const GRAD_BLOCK: usize = 8;
@@ -541,7 +540,6 @@ pub(crate) fn backward_with(
         weight,
         g,
         columns,
-        false,
         |go_wide, ld, j, i| {
             let go = &grad_out[i * out_len..(i + 1) * out_len];
             let hw = g.col_cols();
@@ -558,17 +556,13 @@ pub(crate) fn backward_with(
 /// `go[c_out, b * hw]` is filled. `fill_go(go, ld, j, i)` writes image `i`'s dL/d conv output
 /// into columns `j * hw..(j + 1) * hw` of every row of `go` (row stride `ld`), every value.
 ///
-/// With `winograd`, a 3x3 layer's input gradient that [`WinogradConv::input_grad`] takes is
-/// computed by Winograd's (not the direct convolution's bits). Sizes must have been checked
-/// by the caller.
-#[allow(clippy::too_many_arguments)]
+/// Sizes must have been checked by the caller.
 pub(crate) fn backward_blocks(
     (grad_input, grad_weight, grad_bias): (Option<&mut [f32]>, &mut [f32], &mut [f32]),
     input: &[f32],
     weight: &[f32],
     g: &Conv2dGeometry,
     columns: Columns,
-    winograd: bool,
     fill_go: impl Fn(&mut [f32], usize, usize, usize) + Sync,
 ) {
     if g.n() == 0 {
@@ -580,16 +574,13 @@ pub(crate) fn backward_blocks(
     // without `grad_col` and `col2im`); otherwise from weightᵀ [ckk, c_out] in panels.
     let direct = match grad_input {
         Some(_) if columns == Columns::WhereNeeded && g.stride() == 1 && g.k_h() == g.k_w() => {
-            let dims = [g.c_in(), g.h_in(), g.w_in()];
-            let fast = match winograd && g.k_h() == 3 {
-                true => WinogradConv::input_grad(weight, c_out, dims, g.pad()),
-                false => None,
-            };
-            match fast {
-                Some(fast) => Some(InputGrad::Winograd(fast)),
-                None => DirectInputGrad::new(weight, c_out, dims, g.k_h(), g.pad())
-                    .map(InputGrad::Direct),
-            }
+            DirectInputGrad::new(
+                weight,
+                c_out,
+                [g.c_in(), g.h_in(), g.w_in()],
+                g.k_h(),
+                g.pad(),
+            )
         }
         _ => None,
     };
@@ -632,21 +623,7 @@ pub(crate) fn backward_blocks(
                     // Straight from each image's columns of `go` (planes `ld` apart) to its
                     // input gradient.
                     for (j, dst) in gi.chunks_exact_mut(in_len).enumerate() {
-                        let planes = &go_wide[j * hw..];
-                        match d {
-                            InputGrad::Direct(d) => d.run(planes, ld, dst),
-                            InputGrad::Winograd(d) => {
-                                let dest = Dest {
-                                    data: dst,
-                                    codes: None,
-                                    offset: 0,
-                                    row: g.w_in(),
-                                    col: 1,
-                                    channel: g.h_in() * g.w_in(),
-                                };
-                                d.run_planes(planes, ld, dest);
-                            }
-                        }
+                        d.run(&go_wide[j * hw..], ld, dst);
                     }
                 } else if let Some(gi) = grad_input_block {
                     // grad_col[ckk, b * hw] = weightᵀ · go
@@ -679,12 +656,6 @@ pub(crate) fn backward_blocks(
         grad_weight.iter_mut().zip(gw).for_each(|(d, s)| *d += s);
         grad_bias.iter_mut().zip(gb).for_each(|(d, s)| *d += s);
     }
-}
-
-/// How a block's input gradient is computed without `grad_col` and `col2im`.
-enum InputGrad {
-    Direct(DirectInputGrad),
-    Winograd(WinogradConv),
 }
 
 /// Lanes of [`sum_in_lanes`].

@@ -399,7 +399,6 @@ fn relu_pool_backward(
         weight,
         g,
         Columns::WhereNeeded,
-        winograd,
         |go, ld, j, i| {
             let image_codes = &codes[i * out_len..(i + 1) * out_len];
             let planes = grad_pooled[i * out_len..(i + 1) * out_len].chunks_exact(pooled_len);

@@ -136,8 +136,8 @@ pub struct WinogradConv {
 }
 
 /// `G g Gᵀ` for one 3x3 filter `g` (row-major), in `f64` and rounded once: `G g` first
-/// (rows), then its product with `Gᵀ` (columns). `G` holds only 0, 1 and ±1/2, so each step
-/// sums at most three halved `f32` values.
+/// (each column of `g`), then each of its rows times `Gᵀ`. `G` holds only 0, 1 and ±1/2, so
+/// each step adds at most three values and halves.
 fn transform_filter(g: [f32; 9]) -> [f32; XI] {
     let g = g.map(f64::from);
     // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]], on three values.
@@ -209,6 +209,10 @@ impl WinogradConv {
         bias: Option<&[f32]>,
     ) -> Option<Self> {
         if c_in == 0 || c_out == 0 || !c_in.is_multiple_of(LANES) || !c_out.is_multiple_of(LANES) {
+            return None;
+        }
+        // An empty image (all padding) is declined: a batch is counted in images.
+        if h == 0 || w == 0 {
             return None;
         }
         let (hp, wp) = (h.checked_add(2 * pad)?, w.checked_add(2 * pad)?);

@@ -210,6 +210,7 @@ fn layers_it_does_not_take_are_declined() {
     );
     assert!(!ok(32, 64, 13, 14, 1), "odd convolution output");
     assert!(!ok(32, 64, 1, 1, 0), "no output");
+    assert!(!ok(16, 16, 0, 0, 2), "an empty image");
     assert!(
         WinogradConv::new(&[0.1; 10], &[0.0; 16], [16, 4, 4], 0).is_none(),
         "weight length"
