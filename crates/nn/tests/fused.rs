@@ -186,7 +186,9 @@ proptest! {
         model.visit_params(&mut |_, p| p.grad.data_mut().fill(1.0));
         let mut fused = FusedSeed::new(&spec).unwrap();
         let stats = fused.train_step(&mut model, Images::Unit(&x), &labels).unwrap();
-        prop_assert!((stats.loss - loss).abs() <= 1e-5 * loss.abs(), "loss {} vs {}", stats.loss, loss);
+        // Relative to the loss, with a floor: a confident batch's loss (one image at 0.0007)
+        // is a difference of nearly equal logits, whose rounding does not shrink with it.
+        prop_assert!((stats.loss - loss).abs() <= 1e-5 * loss.abs() + 1e-6, "loss {} vs {}", stats.loss, loss);
         prop_assert_eq!(stats.correct, correct);
         for ((name, got), (_, want)) in grads(&model).iter().zip(grads(&generic)) {
             assert_close(name, got, &want, 1e-4);
