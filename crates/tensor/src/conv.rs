@@ -639,22 +639,32 @@ pub(crate) fn backward_blocks(
         (gw, gb)
     };
 
-    let blocks = g.n().div_ceil(GRAD_BLOCK);
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = match grad_input {
+    // Fixed-order reduction of the per-block partial sums.
+    for (gw, gb) in &per_grad_block(grad_input, in_len, g.n(), block_task) {
+        grad_weight.iter_mut().zip(gw).for_each(|(d, s)| *d += s);
+        grad_bias.iter_mut().zip(gb).for_each(|(d, s)| *d += s);
+    }
+}
+
+/// `task(grad_input's block, block)` for each block of [`GRAD_BLOCK`] of the `n` images in
+/// parallel, handed its own part of `grad_input` (`in_len` values an image) when there is
+/// one; the tasks' partial sums in block order, for a fixed-order reduction.
+pub(crate) fn per_grad_block<P: Send>(
+    grad_input: Option<&mut [f32]>,
+    in_len: usize,
+    n: usize,
+    task: impl Fn(Option<&mut [f32]>, usize) -> P + Sync,
+) -> Vec<P> {
+    match grad_input {
         Some(gi) => gi
             .par_chunks_mut(GRAD_BLOCK * in_len)
             .enumerate()
-            .map(|(block, gi_block)| block_task(Some(gi_block), block))
+            .map(|(block, gi_block)| task(Some(gi_block), block))
             .collect(),
-        None => (0..blocks)
+        None => (0..n.div_ceil(GRAD_BLOCK))
             .into_par_iter()
-            .map(|block| block_task(None, block))
+            .map(|block| task(None, block))
             .collect(),
-    };
-    // Fixed-order reduction of the per-block partial sums.
-    for (gw, gb) in &partials {
-        grad_weight.iter_mut().zip(gw).for_each(|(d, s)| *d += s);
-        grad_bias.iter_mut().zip(gb).for_each(|(d, s)| *d += s);
     }
 }
 

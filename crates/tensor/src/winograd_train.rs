@@ -9,9 +9,7 @@
 //! `3 c_in` values in a row. A quarter of the products of the column-matrix product, or
 //! fewer (windows the ReLU blocked have no winner), and no column matrix nor gradient map.
 
-use rayon::prelude::*;
-
-use crate::conv::GRAD_BLOCK;
+use crate::conv::{per_grad_block, GRAD_BLOCK};
 use crate::conv_pool::{scatter_windows, NO_WINNER};
 use crate::direct::{Dest, DirectConv};
 use crate::geometry::Conv2dGeometry;
@@ -122,21 +120,9 @@ pub(crate) fn pooled_backward(
         }
         (gw, gb)
     };
-    let blocks = g.n().div_ceil(GRAD_BLOCK);
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = match grad_input {
-        Some(gi) => gi
-            .par_chunks_mut(GRAD_BLOCK * in_len)
-            .enumerate()
-            .map(|(block, gi_block)| block_task(Some(gi_block), block))
-            .collect(),
-        None => (0..blocks)
-            .into_par_iter()
-            .map(|block| block_task(None, block))
-            .collect(),
-    };
     // Fixed-order reduction of the blocks' sums; the rows are `[ky][kx][ci]`, the weight
     // `[ci][ky][kx]`.
-    for (gw, gb) in &partials {
+    for (gw, gb) in &per_grad_block(grad_input, in_len, g.n(), block_task) {
         for co in 0..c_out {
             for ci in 0..c_in {
                 for tap in 0..9 {
