@@ -53,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         data: &outliers,
         per_batch,
         seed,
+        objective: nn::Objective::Uniform,
     };
     let mut history = Vec::new();
     for epoch in 0..epochs {

@@ -51,6 +51,7 @@ fn fixture() -> &'static Fixture {
             data: &outliers,
             per_batch: 16,
             seed: 1,
+            objective: nn::Objective::ENERGY,
         };
         for epoch in 0..2 {
             let order = engine::epoch_order(data.len(), 1, epoch);

@@ -144,6 +144,7 @@ pub fn train(
         data: p,
         per_batch: s.outliers,
         seed: s.seed,
+        objective: s.outlier_loss.objective(),
     });
     let checkpoint_now = |model: &Sequential,
                           opt: &dyn Optimizer,

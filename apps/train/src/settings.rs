@@ -11,7 +11,9 @@ use nn::{Adam, ModelSpec, Optimizer, Sgd};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::flags::{AugmentKind, Cli, EpochData, ExecKind, OptimizerKind, ScheduleKind};
+use crate::flags::{
+    AugmentKind, Cli, EpochData, ExecKind, OptimizerKind, OutlierLoss, ScheduleKind,
+};
 
 /// Everything that shapes a run, and where its files go.
 ///
@@ -56,6 +58,9 @@ pub struct Settings {
     /// `--outliers`: non-digit images added to each step (outlier exposure).
     #[serde(default)]
     pub outliers: usize,
+    /// `--outlier-loss` (absent in files written before it: uniform).
+    #[serde(default = "uniform_loss")]
+    pub outlier_loss: OutlierLoss,
     /// `--train-size`.
     pub train_size: usize,
     /// `--epoch-data` (absent in files written before it: the same images every epoch).
@@ -85,6 +90,10 @@ fn same_data() -> EpochData {
     EpochData::Same
 }
 
+fn uniform_loss() -> OutlierLoss {
+    OutlierLoss::Uniform
+}
+
 /// What a run trains on by default: passes, images and whether each epoch draws new ones.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Recipe {
@@ -98,6 +107,8 @@ pub struct Recipe {
     pub batch_size: usize,
     /// `--lr` for `--optimizer sgd` (Adam and AdamW keep their own).
     pub sgd_lr: f64,
+    /// `--outlier-loss`.
+    pub outlier_loss: OutlierLoss,
 }
 
 /// The defaults for every network and data set: 3 passes over 60,000 images, 64 a step.
@@ -107,6 +118,19 @@ const PLAIN_RECIPE: Recipe = Recipe {
     epoch_data: EpochData::Same,
     batch_size: 64,
     sgd_lr: 0.05,
+    outlier_loss: OutlierLoss::Uniform,
+};
+
+/// The seed network on synthetic digits (the default run): 8 passes over 100,000 images,
+/// with energy margins for outlier exposure. On the development sets, medians over training
+/// seeds 1-4 against the plain recipe with uniform outliers: real digits 94.9% against
+/// 94.5%, letter photos flagged 88% against 39%, synthetic test 98.3% against 97.4%; the run
+/// takes about 5 s here (README, "Honest confidence" and "Synthetic handwriting").
+pub const SEED_SYNTHETIC_RECIPE: Recipe = Recipe {
+    epochs: 8,
+    train_size: 100_000,
+    outlier_loss: OutlierLoss::Energy,
+    ..PLAIN_RECIPE
 };
 
 /// `--arch lenet` on synthetic digits: the bigger network keeps learning from more digits
@@ -121,12 +145,21 @@ pub const LENET_SYNTHETIC_RECIPE: Recipe = Recipe {
     epoch_data: EpochData::Fresh,
     batch_size: 128,
     sgd_lr: 0.1,
+    outlier_loss: OutlierLoss::Uniform,
 };
 
-/// The default recipe of network `arch` on `data`.
+/// The default recipe of network `arch` on `data`. The seed network is named `seed` or
+/// spelled out as its layers; on other data it keeps the plain recipe but energy margins
+/// (for `--outliers N`).
 pub fn default_recipe(arch: &str, data: &DataSource) -> Recipe {
+    let seed = ModelSpec::parse(arch).is_ok_and(|s| s == ModelSpec::seed());
     match (arch, data) {
         ("lenet", DataSource::Synthetic) => LENET_SYNTHETIC_RECIPE,
+        _ if seed && *data == DataSource::Synthetic => SEED_SYNTHETIC_RECIPE,
+        _ if seed => Recipe {
+            outlier_loss: OutlierLoss::Energy,
+            ..PLAIN_RECIPE
+        },
         _ => PLAIN_RECIPE,
     }
 }
@@ -232,6 +265,7 @@ impl Settings {
                 true => DEFAULT_OUTLIERS,
                 false => 0,
             }),
+            outlier_loss: cli.outlier_loss.unwrap_or(recipe.outlier_loss),
             train_size,
             epoch_data,
             test_size: cli.test_size.unwrap_or(10_000),
@@ -359,7 +393,7 @@ impl Settings {
 
 /// The settings keys of the flags given on the command line.
 fn given_keys(cli: &Cli) -> Vec<&'static str> {
-    let flags: [(&str, bool); 24] = [
+    let flags: [(&str, bool); 25] = [
         ("arch", cli.arch.is_some()),
         ("data", cli.data.is_some()),
         ("style", cli.style.is_some()),
@@ -376,6 +410,7 @@ fn given_keys(cli: &Cli) -> Vec<&'static str> {
         ("augment", cli.augment.is_some()),
         ("val_fraction", cli.val_fraction.is_some()),
         ("outliers", cli.outliers.is_some()),
+        ("outlier_loss", cli.outlier_loss.is_some()),
         ("train_size", cli.train_size.is_some()),
         ("epoch_data", cli.epoch_data.is_some()),
         ("test_size", cli.test_size.is_some()),
@@ -450,7 +485,7 @@ mod tests {
         let s = Settings::from_flags(&flags(&[])).unwrap();
         assert_eq!(
             (s.epochs, s.batch_size, s.lr, s.momentum),
-            (3, 64, 0.05, Some(0.9))
+            (8, 64, 0.05, Some(0.9))
         );
         assert_eq!(s.checkpoint, PathBuf::from("model.ckpt.json"));
         let meta = serde_json::to_string(&s.to_meta().unwrap()).unwrap();
@@ -488,6 +523,39 @@ mod tests {
     }
 
     #[test]
+    fn the_seed_network_on_synthetic_digits_has_its_own_recipe() {
+        let recipe = |s: &Settings| (s.epochs, s.train_size, s.batch_size, s.outlier_loss);
+        let want = (8, 100_000, 64, OutlierLoss::Energy);
+        let s = Settings::from_flags(&flags(&[])).unwrap();
+        assert_eq!(recipe(&s), want);
+        assert_eq!((s.epoch_data, s.outliers, s.lr), (EpochData::Same, 8, 0.05));
+        // The seed network spelled out as layers is the seed network.
+        let layers = "conv8x3,relu,pool2,flatten,dense10";
+        let s = Settings::from_flags(&flags(&["--arch", layers])).unwrap();
+        assert_eq!(recipe(&s), want);
+        // On IDX data: the plain recipe, energy margins should --outliers be asked for.
+        let s = Settings::from_flags(&flags(&["--data", "idx:x"])).unwrap();
+        assert_eq!(recipe(&s), (3, 60_000, 64, OutlierLoss::Energy));
+        assert_eq!(s.outliers, 0);
+        // Other networks keep uniform outliers; a flag given wins.
+        let s = Settings::from_flags(&flags(&["--arch", "lenet"])).unwrap();
+        assert_eq!(s.outlier_loss, OutlierLoss::Uniform);
+        let s = Settings::from_flags(&flags(&["--outlier-loss", "uniform"])).unwrap();
+        assert_eq!(recipe(&s), (8, 100_000, 64, OutlierLoss::Uniform));
+        assert_eq!(s.outlier_loss.objective(), nn::Objective::Uniform);
+        assert_eq!(OutlierLoss::Energy.objective(), nn::Objective::ENERGY);
+    }
+
+    #[test]
+    fn settings_written_before_the_outlier_loss_read_as_uniform() {
+        let s = Settings::from_flags(&flags(&[])).unwrap();
+        let mut v = serde_json::to_value(&s).unwrap();
+        v.as_object_mut().unwrap().remove("outlier_loss");
+        let old: Settings = serde_json::from_value(v).unwrap();
+        assert_eq!(old.outlier_loss, OutlierLoss::Uniform);
+    }
+
+    #[test]
     fn flags_of_another_optimizer_are_refused() {
         let err = Settings::from_flags(&flags(&["--optimizer", "adam", "--momentum", "0.5"]));
         assert!(err.unwrap_err().to_string().contains("sgd only"));
@@ -509,7 +577,8 @@ mod tests {
         assert!(err.contains("lr 0.2 instead of 0.1"), "{err}");
         assert!(err.contains("seed 5 instead of 1"), "{err}");
         assert!(err.contains("only a constant schedule"), "{err}");
-        let constant = Settings::from_flags(&flags(&["--schedule", "constant"])).unwrap();
+        let constant =
+            Settings::from_flags(&flags(&["--schedule", "constant", "--epochs", "3"])).unwrap();
         let longer =
             Settings::for_resume(constant, &flags(&["--resume", "x", "--epochs", "5"])).unwrap();
         assert_eq!(longer.epochs, 5);

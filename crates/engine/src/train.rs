@@ -1,7 +1,7 @@
 //! One epoch of minibatch training.
 
 use datagen::{Augment, Dataset};
-use nn::{softmax_cross_entropy, ComputedImages, Images, Optimizer, Sequential};
+use nn::{softmax_cross_entropy_with, ComputedImages, Images, Optimizer, Sequential};
 
 use crate::exec::ExecPath;
 use rayon::prelude::*;
@@ -82,7 +82,8 @@ pub struct EpochPlan<'a> {
 
 /// Outlier exposure (Hendrycks et al., 2019): images that are none of the classes, added to
 /// every step with the label [`nn::UNIFORM`], so the network learns to answer them with
-/// equal probabilities (and so a low top probability) instead of a confident class.
+/// equal probabilities ([`nn::Objective::Uniform`]) or low logits ([`nn::Objective::Energy`])
+/// instead of a confident class.
 #[derive(Debug, Clone, Copy)]
 pub struct Exposure<'a> {
     /// The non-digit images (labels ignored), e.g. from [`datagen::nondigits`].
@@ -92,6 +93,9 @@ pub struct Exposure<'a> {
     pub per_batch: usize,
     /// Seed of the draw.
     pub seed: u64,
+    /// What the outliers are trained towards (and, for [`nn::Objective::Energy`], the
+    /// digits' margin too).
+    pub objective: nn::Objective,
 }
 
 impl Exposure<'_> {
@@ -162,8 +166,8 @@ pub fn train_epoch_with(
 }
 
 /// [`train_epoch_with`] with outlier exposure: each step also trains `exposure.per_batch`
-/// non-digit images towards the uniform distribution ([`nn::UNIFORM`]); the loss of a step
-/// is then the mean over all its images (the outliers' KL divergence from uniform
+/// non-digit images (label [`nn::UNIFORM`]) towards `exposure.objective`; the loss of a step
+/// is then the mean over all its images (the outliers' terms and the digits' margins
 /// included), while accuracy and `samples` count the dataset's images only. With `None` it
 /// is [`train_epoch_with`].
 ///
@@ -217,6 +221,7 @@ pub fn train_epoch_continued(
             )));
         }
     }
+    let objective = exposure.map_or(nn::Objective::Uniform, |e| e.objective);
     let mut outliers = Vec::new();
     if plan.batch_size == 0 {
         return Err(Error::Invalid("batch size must be at least 1".into()));
@@ -319,7 +324,9 @@ pub fn train_epoch_continued(
                         indices,
                     }
                 };
-                let stats = f.train_step(model, images, &labels).map_err(diverged)?;
+                let stats = f
+                    .train_step_with(model, images, &labels, objective)
+                    .map_err(diverged)?;
                 (stats.loss, stats.correct)
             }
             None => {
@@ -327,7 +334,8 @@ pub fn train_epoch_continued(
                 let images = Tensor::from_vec(shape, pixels.clone())?;
                 model.zero_grad();
                 let logits = model.forward(&images)?;
-                let out = softmax_cross_entropy(&logits, &labels).map_err(diverged)?;
+                let out =
+                    softmax_cross_entropy_with(&logits, &labels, objective).map_err(diverged)?;
                 let predicted = logits.argmax_rows()?;
                 let right = predicted
                     .iter()

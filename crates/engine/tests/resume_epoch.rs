@@ -1,6 +1,6 @@
 //! An epoch stopped part-way and continued from its step and running sums ends with the
 //! same weights and the same reported loss and accuracy, to the bit, as one run straight
-//! through (the checkpoint of `train` keeps exactly these).
+//! through (the checkpoint of `train` keeps exactly these), with either outlier objective.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -20,13 +20,18 @@ fn params(model: &Sequential) -> Vec<u32> {
 fn an_epoch_continued_part_way_reports_what_a_straight_one_does() {
     let data = datagen::generate(Style::Strokes, 3, 0, 640);
     let outliers = datagen::nondigits(3, 0, 200);
-    let exposure = Exposure {
-        data: &outliers,
-        per_batch: 4,
-        seed: 3,
-    };
     let order = epoch_order(data.len(), 3, 1);
-    for exec in [ExecPath::Fused, ExecPath::Layers] {
+    let objectives = [nn::Objective::Uniform, nn::Objective::ENERGY];
+    for (exec, objective) in objectives
+        .into_iter()
+        .flat_map(|o| [(ExecPath::Fused, o), (ExecPath::Layers, o)])
+    {
+        let exposure = Exposure {
+            data: &outliers,
+            per_batch: 4,
+            seed: 3,
+            objective,
+        };
         let run = |stop_after: Option<usize>| -> (Sequential, EpochStats) {
             let mut model = ModelSpec::seed().build(3).unwrap();
             let mut sgd = Sgd::new(0.05, 0.9, 0.0).unwrap();
@@ -79,8 +84,16 @@ fn an_epoch_continued_part_way_reports_what_a_straight_one_does() {
         };
         let (straight, whole) = run(None);
         let (resumed, continued) = run(Some(3));
-        assert_eq!(params(&straight), params(&resumed), "{exec:?}");
-        assert_eq!(whole.loss.to_bits(), continued.loss.to_bits(), "{exec:?}");
+        assert_eq!(
+            params(&straight),
+            params(&resumed),
+            "{exec:?} {objective:?}"
+        );
+        assert_eq!(
+            whole.loss.to_bits(),
+            continued.loss.to_bits(),
+            "{exec:?} {objective:?}"
+        );
         assert_eq!(whole.accuracy.to_bits(), continued.accuracy.to_bits());
         assert_eq!(whole.sums, continued.sums);
     }

@@ -53,7 +53,7 @@ pub use layers::dropout::Dropout;
 pub use layers::flatten::Flatten;
 pub use layers::maxpool::MaxPool2x2;
 pub use layers::relu::Relu;
-pub use loss::{softmax_cross_entropy, LossOutput, UNIFORM};
+pub use loss::{softmax_cross_entropy, softmax_cross_entropy_with, LossOutput, Objective, UNIFORM};
 pub use model_file::{params_checksum, SavedModel, TensorData, FORMAT_VERSION};
 pub use optim::{Adam, Optimizer, OptimizerState};
 pub use sequential::Sequential;

@@ -3,7 +3,8 @@
 //! results against the thread count (bit for bit).
 
 use nn::{
-    softmax_cross_entropy, FusedSeed, Images, Isa, LayerSpec, ModelSpec, Sequential, Sgd, CHUNK,
+    softmax_cross_entropy, softmax_cross_entropy_with, FusedSeed, Images, Isa, LayerSpec,
+    ModelSpec, Objective, Sequential, Sgd, CHUNK,
 };
 use proptest::prelude::*;
 use rand::{RngCore, SeedableRng};
@@ -111,9 +112,20 @@ fn generic_step(
     x: &[f32],
     labels: &[usize],
 ) -> (f32, usize) {
+    generic_step_with(model, spec, x, labels, Objective::Uniform)
+}
+
+/// [`generic_step`] minimising `objective`.
+fn generic_step_with(
+    model: &mut Sequential,
+    spec: &ModelSpec,
+    x: &[f32],
+    labels: &[usize],
+    objective: Objective,
+) -> (f32, usize) {
     model.zero_grad();
     let logits = model.forward(&tensor_of(spec, x)).unwrap();
-    let out = softmax_cross_entropy(&logits, labels).unwrap();
+    let out = softmax_cross_entropy_with(&logits, labels, objective).unwrap();
     model.backward(&out.grad_logits).unwrap();
     let pred = logits.argmax_rows().unwrap();
     let correct = pred.iter().zip(labels).filter(|(p, l)| p == l).count();
@@ -132,6 +144,19 @@ fn fused_outputs(
     isa: Isa,
     dynamic: bool,
 ) -> FusedOutputs {
+    fused_outputs_with(spec, seed, x, labels, isa, dynamic, Objective::Uniform)
+}
+
+/// [`fused_outputs`] minimising `objective`.
+fn fused_outputs_with(
+    spec: &ModelSpec,
+    seed: u64,
+    x: &[f32],
+    labels: &[usize],
+    isa: Isa,
+    dynamic: bool,
+    objective: Objective,
+) -> FusedOutputs {
     let mut model = spec.build(seed).unwrap();
     let mut fused = FusedSeed::new(spec).unwrap();
     fused.set_isa(isa).unwrap();
@@ -140,7 +165,7 @@ fn fused_outputs(
     }
     let classes = spec.classes().unwrap();
     let stats = fused
-        .train_step(&mut model, Images::Unit(x), labels)
+        .train_step_with(&mut model, Images::Unit(x), labels, objective)
         .unwrap();
     let mut logits = vec![f32::NAN; labels.len() * classes];
     fused.infer_into(&mut logits, Images::Unit(x)).unwrap();
@@ -192,6 +217,34 @@ proptest! {
         prop_assert_eq!(stats.correct, correct);
         for ((name, got), (_, want)) in grads(&model).iter().zip(grads(&generic)) {
             assert_close(name, got, &want, 1e-4);
+        }
+    }
+
+    /// With energy margins (both active on a fresh network, whose log-sum-exps sit near
+    /// ln 10: under the digits' margin of 6, over the outliers' of 0) one step gives the
+    /// generic path's loss and gradients too, and every instruction set the portable bits.
+    #[test]
+    fn fused_energy_step_matches_generic_backward(n in 1usize..=130, seed in 0u64..1000) {
+        let spec = ModelSpec::seed();
+        let (x, labels) = batch(&spec, n, 10, seed + 1);
+        let mut generic = spec.build(seed).unwrap();
+        prop_assume!(!near_kink(&generic, &spec, &x));
+        let (loss, correct) = generic_step_with(&mut generic, &spec, &x, &labels, Objective::ENERGY);
+        let plain = spec.build(seed).unwrap().forward(&tensor_of(&spec, &x)).unwrap();
+        let uniform = softmax_cross_entropy(&plain, &labels).unwrap().loss;
+        prop_assert!(loss > uniform, "the margins add to the loss: {} vs {}", loss, uniform);
+        let portable = fused_outputs_with(&spec, seed, &x, &labels, Isa::Portable, false, Objective::ENERGY);
+        prop_assert!((portable.2 - loss).abs() <= 1e-5 * loss.abs() + 1e-6, "loss {} vs {}", portable.2, loss);
+        prop_assert_eq!(portable.3, correct);
+        for ((name, got), (_, want)) in portable.1.iter().zip(grads(&generic)) {
+            assert_close(name, got, &want, 1e-4);
+        }
+        for isa in Isa::ALL.into_iter().filter(|i| i.is_supported()) {
+            let other = fused_outputs_with(&spec, seed, &x, &labels, isa, false, Objective::ENERGY);
+            for ((name, a), (_, b)) in other.1.iter().zip(&portable.1) {
+                prop_assert_eq!(bits(a), bits(b), "{} {}", isa, name);
+            }
+            prop_assert_eq!(other.2.to_bits(), portable.2.to_bits());
         }
     }
 

@@ -13,6 +13,7 @@ use std::fmt;
 use super::kernels::{infer_chunk, train_chunk};
 use super::layout::{Chunk, Dims, Params};
 use super::Images;
+use crate::loss::Objective;
 
 /// An instruction set the fused kernels are compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,6 +95,8 @@ pub(crate) enum Job<'a, 'b> {
         images: &'a Images<'b>,
         labels: &'a [usize],
         inv_n: f32,
+        /// The loss's aim for outliers and margin for digits.
+        objective: Objective,
     },
     Infer {
         images: &'a Images<'b>,
@@ -116,17 +119,19 @@ fn run_job<const AVX512: bool>(
                 images,
                 labels,
                 inv_n,
+                objective,
             },
             Sizes::Seed,
-        ) => train_chunk::<3, 10, AVX512>(ch, p, d, images, labels, inv_n),
+        ) => train_chunk::<3, 10, AVX512>(ch, p, d, images, labels, inv_n, objective),
         (
             Job::Train {
                 images,
                 labels,
                 inv_n,
+                objective,
             },
             Sizes::Dynamic,
-        ) => train_chunk::<0, 0, AVX512>(ch, p, d, images, labels, inv_n),
+        ) => train_chunk::<0, 0, AVX512>(ch, p, d, images, labels, inv_n, objective),
         (Job::Infer { images, logits }, Sizes::Seed) => {
             infer_chunk::<3, 10>(logits, ch, p, d, images)
         }

@@ -20,6 +20,7 @@
 
 use super::layout::{Chunk, Dims, Params};
 use super::Images;
+use crate::loss::{Objective, UNIFORM};
 
 /// Lanes of one vector: filters computed together.
 pub(crate) const LANES: usize = 8;
@@ -343,14 +344,43 @@ fn dense_forward_tile<const SB: usize, const CB: usize>(
 /// [`UNIFORM`](crate::UNIFORM) label); returns the sum of the rows' losses (in `f64`) and the
 /// number of rows whose first largest logit is the label.
 #[inline(always)]
-fn softmax_rows(logits: &mut [f32], labels: &[usize], classes: usize, inv_n: f32) -> (f64, usize) {
+fn softmax_rows(
+    logits: &mut [f32],
+    labels: &[usize],
+    classes: usize,
+    inv_n: f32,
+    objective: Objective,
+) -> (f64, usize) {
     let (mut total, mut correct) = (0.0f64, 0usize);
     for (row, &label) in logits.chunks_exact_mut(classes).zip(labels) {
         if tensor::argmax(row) == label {
             correct += 1;
         }
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        if label == crate::loss::UNIFORM {
+        if objective != Objective::Uniform {
+            // Energy margins, as `crate::softmax_cross_entropy_with` computes them.
+            let shifted_label = (label != UNIFORM).then(|| row[label] - max);
+            let mut sum = 0.0f32;
+            for v in row.iter_mut() {
+                *v = (*v - max).exp();
+                sum += *v;
+            }
+            let inv = 1.0 / sum;
+            let (loss, k) = objective
+                .margin(label, max + sum.ln())
+                .unwrap_or((0.0, 0.0));
+            total += loss;
+            let scale = if label == UNIFORM { k } else { 1.0 + k };
+            for v in row.iter_mut() {
+                *v = (*v * inv) * (scale * inv_n);
+            }
+            if let Some(shifted) = shifted_label {
+                total += f64::from(sum.ln() - shifted);
+                row[label] -= inv_n;
+            }
+            continue;
+        }
+        if label == UNIFORM {
             // Outlier exposure: the target is uniform (see `crate::loss::UNIFORM`).
             let sum: f32 = row.iter().map(|&x| (x - max).exp()).sum();
             total += crate::loss::row_loss(row, label, max, sum);
@@ -571,6 +601,7 @@ pub(crate) fn train_chunk<const KC: usize, const CC: usize, const AVX512: bool>(
     images: &Images<'_>,
     labels: &[usize],
     inv_n: f32,
+    objective: Objective,
 ) {
     let n = labels.len();
     let (image_len, features) = (d.image_len(), d.features());
@@ -589,7 +620,13 @@ pub(crate) fn train_chunk<const KC: usize, const CC: usize, const AVX512: bool>(
     }
     let classes = d.classes;
     dense_forward::<CC>(&mut ch.logits, &ch.act, p, d, n);
-    let (loss, correct) = softmax_rows(&mut ch.logits[..n * classes], labels, classes, inv_n);
+    let (loss, correct) = softmax_rows(
+        &mut ch.logits[..n * classes],
+        labels,
+        classes,
+        inv_n,
+        objective,
+    );
     ch.loss = loss;
     ch.correct = correct;
     if AVX512 {

@@ -57,6 +57,7 @@ use std::sync::{Mutex, PoisonError};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::loss::Objective;
 use crate::sequential::Sequential;
 use crate::spec::ModelSpec;
 
@@ -465,6 +466,22 @@ impl FusedSeed {
         images: Images<'_>,
         labels: &[usize],
     ) -> Result<StepStats> {
+        self.train_step_with(model, images, labels, Objective::Uniform)
+    }
+
+    /// [`train_step`](Self::train_step) minimising `objective`: what
+    /// [`softmax_cross_entropy_with`](crate::softmax_cross_entropy_with) gives, up to float
+    /// rounding.
+    ///
+    /// # Errors
+    /// As [`train_step`](Self::train_step).
+    pub fn train_step_with(
+        &mut self,
+        model: &mut Sequential,
+        images: Images<'_>,
+        labels: &[usize],
+        objective: Objective,
+    ) -> Result<StepStats> {
         let n = self.batch_len(&images)?;
         let classes = self.dims.classes;
         if n == 0 {
@@ -488,6 +505,7 @@ impl FusedSeed {
                 images: &images,
                 labels: &labels[start..start + len],
                 inv_n,
+                objective,
             };
             isa::run(isa, job, sizes, ch, params, d);
         };
