@@ -37,8 +37,8 @@ impl Objective {
     /// The energy margins `train` uses by default for the seed network: a digit's
     /// log-sum-exp should reach 6, an outlier's stay under 0, each shortfall squared and
     /// weighted 0.1. Chosen on the development sets (README, "Honest confidence"): a digit
-    /// margin of 4 flagged fewer letter photos, weights of 0.5 and 0.02 cost accuracy or
-    /// flagged fewer, and an outlier margin of -3 cost accuracy.
+    /// margin of 4 flagged fewer letter photos, an outlier weight of 0.5 and an outlier
+    /// margin of -3 cost accuracy, and weights of 0.02 flagged fewer.
     pub const ENERGY: Objective = Objective::Energy {
         digit: 6.0,
         outlier: 0.0,
