@@ -339,10 +339,12 @@ fn dense_forward_tile<const SB: usize, const CB: usize>(
 }
 
 /// Softmax cross-entropy of each row of `logits` against its label, exactly as
-/// [`crate::softmax_cross_entropy`] computes it: the rows become dL/dlogits
-/// `(softmax - onehot) * inv_n` (`(softmax - 1/classes) * inv_n` for a
-/// [`UNIFORM`](crate::UNIFORM) label); returns the sum of the rows' losses (in `f64`) and the
-/// number of rows whose first largest logit is the label.
+/// [`crate::softmax_cross_entropy_with`] computes it for `objective`: the rows become
+/// dL/dlogits `(softmax - onehot) * inv_n` (`(softmax - 1/classes) * inv_n` for a
+/// [`UNIFORM`] label), or with energy margins `(1 + k) softmax * inv_n -
+/// onehot * inv_n` (`k softmax * inv_n` for an outlier, see `Objective::margin`); returns the
+/// sum of the rows' losses (in `f64`) and the number of rows whose first largest logit is
+/// the label.
 #[inline(always)]
 fn softmax_rows(
     logits: &mut [f32],
