@@ -125,7 +125,7 @@ const PLAIN_RECIPE: Recipe = Recipe {
 /// with energy margins for outlier exposure. On the development sets, medians over training
 /// seeds 1-4 against the plain recipe with uniform outliers: real digits 94.9% against
 /// 94.5%, letter photos flagged 88% against 39%, synthetic test 98.3% against 97.4%; the run
-/// takes about 5 s here (README, "Honest confidence" and "Synthetic handwriting").
+/// takes 5-6 s here (README, "Honest confidence" and "Synthetic handwriting").
 pub const SEED_SYNTHETIC_RECIPE: Recipe = Recipe {
     epochs: 8,
     train_size: 100_000,
