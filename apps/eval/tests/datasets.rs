@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 const DEBIAN: &str = "/usr/share/datasets/fashion-mnist";
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("digits-eval-data-{}-{name}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("digits-eval-data-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -25,7 +25,8 @@ fn seed_network_reaches_87_5_percent_on_fashion_mnist_in_3_epochs() {
         eprintln!("skipped: {FASHION} is missing (apt-get install -y dataset-fashion-mnist)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("digits-fashion-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("digits-fashion");
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (model, metrics) = (dir.join("model.json"), dir.join("metrics.json"));
     let out = Command::new(env!("CARGO_BIN_EXE_digits-train"))

@@ -170,7 +170,7 @@ fn serve_all(server: &Server, set: &Named, contents: &[Vec<u8>]) {
 }
 
 fn cache(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("digits-datasets-{}-{name}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("digits-datasets-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
