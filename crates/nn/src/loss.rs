@@ -165,26 +165,26 @@ pub fn softmax_cross_entropy_with(
         }
         let inv = 1.0 / sum;
         p.iter_mut().for_each(|v| *v *= inv);
-        if let Some((loss, k)) = objective.margin(label, max + sum.ln()) {
-            let scale = if label == UNIFORM { k } else { 1.0 + k };
-            total += loss;
+        if label == UNIFORM && objective == Objective::Uniform {
+            total += row_loss(row, label, max, sum);
+            let share = inv_n / classes as f32;
             for (g, &pv) in g.iter_mut().zip(p.iter()) {
-                *g = pv * (scale * inv_n);
-            }
-            if label != UNIFORM {
-                total += f64::from(sum.ln() - (row[label] - max));
-                g[label] -= inv_n;
+                *g = pv * inv_n - share;
             }
             continue;
         }
-        total += row_loss(row, label, max, sum);
+        // Cross-entropy for a digit, plus the objective's energy margin (none for
+        // `Objective::Uniform`); an outlier under energy margins has its margin alone.
+        let (margin, k) = objective
+            .margin(label, max + sum.ln())
+            .unwrap_or((0.0, 0.0));
+        total += margin;
+        let scale = if label == UNIFORM { k } else { 1.0 + k };
         for (g, &pv) in g.iter_mut().zip(p.iter()) {
-            *g = pv * inv_n;
+            *g = pv * (scale * inv_n);
         }
-        if label == UNIFORM {
-            let share = inv_n / classes as f32;
-            g.iter_mut().for_each(|v| *v -= share);
-        } else {
+        if label != UNIFORM {
+            total += row_loss(row, label, max, sum);
             g[label] -= inv_n;
         }
     }

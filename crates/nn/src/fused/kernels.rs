@@ -359,30 +359,7 @@ fn softmax_rows(
             correct += 1;
         }
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        if objective != Objective::Uniform {
-            // Energy margins, as `crate::softmax_cross_entropy_with` computes them.
-            let shifted_label = (label != UNIFORM).then(|| row[label] - max);
-            let mut sum = 0.0f32;
-            for v in row.iter_mut() {
-                *v = (*v - max).exp();
-                sum += *v;
-            }
-            let inv = 1.0 / sum;
-            let (loss, k) = objective
-                .margin(label, max + sum.ln())
-                .unwrap_or((0.0, 0.0));
-            total += loss;
-            let scale = if label == UNIFORM { k } else { 1.0 + k };
-            for v in row.iter_mut() {
-                *v = (*v * inv) * (scale * inv_n);
-            }
-            if let Some(shifted) = shifted_label {
-                total += f64::from(sum.ln() - shifted);
-                row[label] -= inv_n;
-            }
-            continue;
-        }
-        if label == UNIFORM {
+        if label == UNIFORM && objective == Objective::Uniform {
             // Outlier exposure: the target is uniform (see `crate::loss::UNIFORM`).
             let sum: f32 = row.iter().map(|&x| (x - max).exp()).sum();
             total += crate::loss::row_loss(row, label, max, sum);
@@ -393,18 +370,27 @@ fn softmax_rows(
             }
             continue;
         }
-        let shifted_label = row[label] - max;
+        // Cross-entropy for a digit, plus the objective's energy margin (none for
+        // `Objective::Uniform`); an outlier under energy margins has its margin alone.
+        let shifted_label = (label != UNIFORM).then(|| row[label] - max);
         let mut sum = 0.0f32;
         for v in row.iter_mut() {
             *v = (*v - max).exp();
             sum += *v;
         }
         let inv = 1.0 / sum;
-        total += f64::from(sum.ln() - shifted_label);
+        let (margin, k) = objective
+            .margin(label, max + sum.ln())
+            .unwrap_or((0.0, 0.0));
+        total += margin;
+        let scale = if shifted_label.is_some() { 1.0 + k } else { k };
         for v in row.iter_mut() {
-            *v = (*v * inv) * inv_n;
+            *v = (*v * inv) * (scale * inv_n);
         }
-        row[label] -= inv_n;
+        if let Some(shifted) = shifted_label {
+            total += f64::from(sum.ln() - shifted);
+            row[label] -= inv_n;
+        }
     }
     (total, correct)
 }
