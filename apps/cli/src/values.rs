@@ -22,6 +22,17 @@ pub fn whole(s: &str) -> Result<usize, String> {
         .map_err(|_| format!("expected a whole number (0 or more), got '{s}'"))
 }
 
+/// A count of test-time views: 1, 5 or 9 (`engine::VIEW_COUNTS`).
+///
+/// # Errors
+/// The text and what was expected.
+pub fn view_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if engine::VIEW_COUNTS.contains(&n) => Ok(n),
+        _ => Err(format!("expected 1, 5 or 9 views, got '{s}'")),
+    }
+}
+
 /// A finite number above 0 (kept as `f64` so that it prints back as written).
 ///
 /// # Errors

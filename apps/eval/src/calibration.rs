@@ -1,5 +1,6 @@
 //! How far the model's probabilities can be trusted on the test set: ECE, MCE, NLL, Brier
-//! score and a reliability table, at the temperature stored in the model file.
+//! score and a reliability table, at the temperature stored in the model file (and over its
+//! test-time views).
 
 use std::fmt::Write;
 
@@ -19,11 +20,15 @@ pub fn measure(eval: &Evaluation, labels: &[u8]) -> Result<CalibrationMetrics> {
 }
 
 /// The terminal text: one line of figures, then the reliability table (non-empty bins).
-pub fn text(m: &CalibrationMetrics, temperature: f32) -> Result<String> {
+pub fn text(m: &CalibrationMetrics, temperature: f32, views: usize) -> Result<String> {
     let mut out = String::new();
+    let views = match views {
+        1 => String::new(),
+        v => format!(", mean of {v} shifted views"),
+    };
     writeln!(
         out,
-        "Calibration (temperature {temperature:.3}): ECE {:.2}%, MCE {:.2}%, NLL {:.4}, Brier {:.4} ({ECE_BINS} bins)",
+        "Calibration (temperature {temperature:.3}{views}): ECE {:.2}%, MCE {:.2}%, NLL {:.4}, Brier {:.4} ({ECE_BINS} bins)",
         100.0 * m.ece,
         100.0 * m.mce,
         m.nll,
@@ -58,7 +63,7 @@ fn gap_bar(gap: f32) -> String {
 }
 
 /// `"calibration"` of `--json`.
-pub fn to_json(m: &CalibrationMetrics, temperature: f32) -> Value {
+pub fn to_json(m: &CalibrationMetrics, temperature: f32, views: usize) -> Value {
     let bins: Vec<Value> = m
         .bins
         .iter()
@@ -70,6 +75,7 @@ pub fn to_json(m: &CalibrationMetrics, temperature: f32) -> Value {
         "nll": m.nll,
         "brier": m.brier,
         "temperature": temperature,
+        "views": views,
         "bins": bins,
     })
 }

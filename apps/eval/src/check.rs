@@ -20,10 +20,15 @@ pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
         print!("{}", report::sample(&m.model, &data, i, &names)?);
     }
     let temperature = m.temperature();
-    let eval = crate::progress::evaluate_with_progress(&m.model, &data, classes, temperature)?;
+    let views = m.views();
+    let eval =
+        crate::progress::evaluate_with_progress(&m.model, &data, classes, temperature, views)?;
     print!("{}", report::summary(&eval, &names)?);
     let calibration = crate::calibration::measure(&eval, data.labels())?;
-    print!("{}", crate::calibration::text(&calibration, temperature)?);
+    print!(
+        "{}",
+        crate::calibration::text(&calibration, temperature, views)?
+    );
     let worst = eval.most_confident_mistakes(data.labels(), cli.worst);
     if !worst.is_empty() {
         print!("{}", report::mistakes(&eval, &data, &worst, &names)?);
@@ -46,7 +51,7 @@ pub fn run(cli: &Cli, m: &Loaded) -> Result<()> {
             "confusion": confusion,
             "class_names": names,
             "worst": worst_json,
-            "calibration": crate::calibration::to_json(&calibration, temperature),
+            "calibration": crate::calibration::to_json(&calibration, temperature, views),
             "model": cli.model,
             "data": m.data_source(cli).to_string(),
         });

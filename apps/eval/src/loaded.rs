@@ -45,6 +45,11 @@ impl Loaded {
         vision::temperature_of(&self.saved.meta)
     }
 
+    /// The test-time views the model was calibrated on (`meta.calibration.views`), or 1.
+    pub fn views(&self) -> usize {
+        vision::views_of(&self.saved.meta)
+    }
+
     /// The confidence floor of the verdict: `--min-confidence`, else the model's
     /// (`meta.calibration.min_confidence`), else [`vision::DEFAULT_MIN_CONFIDENCE`].
     pub fn min_confidence(&self, cli: &Cli) -> f32 {
@@ -68,6 +73,7 @@ impl Loaded {
             temperature: self.temperature(),
             min_energy: self.min_energy(),
             saliency,
+            views: self.views(),
         }
     }
 

@@ -5,21 +5,33 @@ use std::io::IsTerminal;
 
 use anyhow::Result;
 use datagen::Dataset;
-use engine::{evaluate_at, Evaluation};
+use engine::{evaluate_views, Evaluation, ExecPath};
 use indicatif::{ProgressBar, ProgressStyle};
 use nn::Sequential;
 
-/// Images per call of [`engine::evaluate_at`], and per step of the bar.
+/// Images per call of [`engine::evaluate_views`], and per step of the bar.
 const CHUNK: usize = 1000;
 
-/// [`engine::evaluate_at`] (probabilities at `temperature`) over `data` in chunks of 1,000 images, the results joined in order:
+/// [`engine::evaluate_views`] (probabilities at `temperature`, averaged over `views`) over `data` in chunks of 1,000 images, the results joined in order:
 /// the same numbers as one call, with a bar that advances per chunk.
 pub fn evaluate_with_progress(
     model: &Sequential,
     data: &Dataset,
     classes: usize,
     temperature: f32,
+    views: usize,
 ) -> Result<Evaluation> {
+    let evaluate = |data: &Dataset| {
+        evaluate_views(
+            model,
+            data,
+            CHUNK,
+            classes,
+            ExecPath::Auto,
+            temperature,
+            views,
+        )
+    };
     let bar = if std::io::stderr().is_terminal() && data.len() > CHUNK {
         let bar = ProgressBar::new(data.len() as u64);
         if let Ok(style) =
@@ -35,7 +47,7 @@ pub fn evaluate_with_progress(
     for start in (0..data.len()).step_by(CHUNK) {
         let end = (start + CHUNK).min(data.len());
         let indices: Vec<usize> = (start..end).collect();
-        let part = evaluate_at(model, &data.select(&indices), CHUNK, classes, temperature)?;
+        let part = evaluate(&data.select(&indices))?;
         joined = Some(match joined {
             None => part,
             Some(mut all) => {
@@ -44,6 +56,7 @@ pub fn evaluate_with_progress(
                 }
                 all.probs.extend_from_slice(&part.probs);
                 all.logits.extend_from_slice(&part.logits);
+                all.energies.extend_from_slice(&part.energies);
                 all.predictions.extend_from_slice(&part.predictions);
                 all
             }
@@ -54,7 +67,7 @@ pub fn evaluate_with_progress(
     // `evaluate` refuses an empty set, so there is at least one part.
     let mut all = match joined {
         Some(all) => all,
-        None => evaluate_at(model, data, CHUNK, classes, temperature)?,
+        None => evaluate(data)?,
     };
     let correct: usize = (0..classes).map(|c| all.confusion[c * classes + c]).sum();
     all.accuracy = correct as f32 / data.len() as f32;
@@ -70,7 +83,12 @@ mod tests {
         let model = nn::ModelSpec::seed().build(3).unwrap();
         let data = datagen::generate(datagen::Style::Strokes, 2, 0, 2500);
         let whole = engine::evaluate(&model, &data, 1000, 10).unwrap();
-        let chunked = evaluate_with_progress(&model, &data, 10, 1.0).unwrap();
+        let chunked = evaluate_with_progress(&model, &data, 10, 1.0, 1).unwrap();
         assert_eq!(chunked, whole);
+        let views = |data: &Dataset| {
+            engine::evaluate_views(&model, data, 1000, 10, ExecPath::Auto, 1.3, 5).unwrap()
+        };
+        let chunked = evaluate_with_progress(&model, &data, 10, 1.3, 5).unwrap();
+        assert_eq!(chunked, views(&data));
     }
 }

@@ -241,3 +241,104 @@ fn issue_15_check_reports_calibration_at_the_model_temperature() {
         .sum();
     assert_eq!(counted, 600);
 }
+
+/// The fixture's model with `views` test-time views in its calibration.
+fn with_views(views: u64) -> PathBuf {
+    let f = fixture();
+    let mut saved = json_of(&f.model);
+    saved["meta"]["calibration"]["views"] = views.into();
+    let path = scratch(&format!("views-{views}")).join("model.json");
+    std::fs::write(&path, serde_json::to_vec(&saved).unwrap()).unwrap();
+    path
+}
+
+// See: issue #15 and #19 (test-time views).
+#[test]
+fn a_model_is_tested_and_judged_on_its_views() {
+    let f = fixture();
+    let digits = format!("idx:{}", f.digits.display());
+    let dir = scratch("views");
+    let check = |model: &Path, name: &str| {
+        let json = dir.join(name);
+        let out = eval(&[
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            &digits,
+            "--samples",
+            "0",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            json_of(&json),
+        )
+    };
+    let (text1, one) = check(&f.model, "one.json");
+    let nine_model = with_views(9);
+    let (text9, nine) = check(&nine_model, "nine.json");
+    assert!(!text1.contains("shifted views"), "{text1}");
+    assert!(text9.contains("mean of 9 shifted views"), "{text9}");
+    assert_eq!(
+        (&one["calibration"]["views"], &nine["calibration"]["views"]),
+        (&1.into(), &9.into())
+    );
+    // The figures are those of the engine's evaluation over the same views.
+    let saved = nn::SavedModel::from_json(&std::fs::read_to_string(&f.model).unwrap()).unwrap();
+    let net = saved.build().unwrap();
+    let data = datagen::generate(
+        datagen::Style::Strokes,
+        1,
+        engine::SYNTHETIC_TEST_START,
+        600,
+    );
+    let t = saved.meta["calibration"]["temperature"].as_f64().unwrap() as f32;
+    for (views, report) in [(1, &one), (9, &nine)] {
+        let e =
+            engine::evaluate_views(&net, &data, 100, 10, engine::ExecPath::Auto, t, views).unwrap();
+        assert_eq!(
+            report["accuracy"].as_f64(),
+            Some(f64::from(e.accuracy)),
+            "{views} views"
+        );
+    }
+    assert_ne!(one["calibration"]["nll"], nine["calibration"]["nll"]);
+    // A view count a model may not have is taken as one view, not an error.
+    let (_, odd) = check(&with_views(4), "odd.json");
+    assert_eq!(odd["calibration"]["views"], 1);
+    assert_eq!(odd["calibration"]["nll"], one["calibration"]["nll"]);
+    // Pictures are judged on the views too: their probabilities and energy are not one
+    // view's.
+    let picture = |model: &Path| {
+        let json = dir.join("picture.json");
+        let png = dir.join("digit.png");
+        let img = image::GrayImage::from_fn(28, 28, |x, y| {
+            let i = (y as usize) * 28 + x as usize;
+            image::Luma([255 - data.image(3)[i]])
+        });
+        img.save(&png).unwrap();
+        let out = eval(&[
+            "--model",
+            model.to_str().unwrap(),
+            "--image",
+            png.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_of(&json)["predictions"][0].clone()
+    };
+    let (p1, p9) = (picture(&f.model), picture(&nine_model));
+    assert_ne!(p1["probabilities"], p9["probabilities"], "{p1} {p9}");
+    assert_ne!(p1["energy"], p9["energy"], "{p1} {p9}");
+}

@@ -5,9 +5,7 @@
 
 use anyhow::Result;
 use datagen::{Dataset, Style};
-use engine::{
-    energies, evaluate_with, fit_temperature, lower_quantile, nll_at, DataSource, ExecPath,
-};
+use engine::{evaluate_views, fit_temperature, lower_quantile, nll_at, DataSource, ExecPath};
 use nn::Sequential;
 use serde_json::{json, Value};
 
@@ -89,34 +87,54 @@ pub fn calibration(s: &Settings, data: &Data, model: &Sequential) -> Result<Opti
         }
     };
     let exec = ExecPath::from(s.exec);
-    let eval = evaluate_with(model, &held, 1000, classes, exec)?;
-    // Only the perturbed images need the network again: every image's logits are its own,
-    // so the rest are the held-out digits' own.
-    let fit_logits = match fit {
-        Some(fit) => {
-            let changed = fit.truncated(held.len() / PERTURB_EVERY);
-            let mut logits = evaluate_with(model, &changed, 1000, classes, exec)?.logits;
-            logits.extend_from_slice(&eval.logits[logits.len()..]);
-            logits
-        }
-        None => eval.logits.clone(),
-    };
     let labels: Vec<usize> = held.labels().iter().map(|&l| usize::from(l)).collect();
-    let temperature = fit_temperature(&fit_logits, &labels, classes)?;
-    let before = nll_at(&fit_logits, &labels, classes, 1.0)?;
-    let after = nll_at(&fit_logits, &labels, classes, f64::from(temperature))?;
+    let changed = fit.map(|fit| fit.truncated(held.len() / PERTURB_EVERY));
+    // The held-out digits' evaluation over `views` and the temperature fitted on them: on
+    // the pooled views (`engine::pool_views`), as the verdict will average them.
+    let fitted = |views: usize| -> Result<(engine::Evaluation, f32, f64, f64)> {
+        let evaluate =
+            |data: &Dataset| evaluate_views(model, data, 1000, classes, exec, 1.0, views);
+        let eval = evaluate(&held)?;
+        // Only the perturbed images need the network again: every image's logits are its
+        // own, so the rest are the held-out digits' own.
+        let fit_logits = match &changed {
+            Some(changed) => {
+                let mut logits = evaluate(changed)?.logits;
+                logits.extend_from_slice(&eval.logits[logits.len()..]);
+                logits
+            }
+            None => eval.logits.clone(),
+        };
+        let temperature = fit_temperature(&fit_logits, &labels, classes)?;
+        let before = nll_at(&fit_logits, &labels, classes, 1.0)?;
+        let after = nll_at(&fit_logits, &labels, classes, f64::from(temperature))?;
+        Ok((eval, temperature, before, after))
+    };
+    let views = s.views;
+    let (eval, temperature, before, after) = fitted(views)?;
     let mut c = json!({
         "temperature": temperature,
+        "views": views,
         "fitted_on": what,
         "nll_before": before,
         "nll_after": after,
     });
+    let on_views = match views {
+        1 => String::new(),
+        v => format!(", {v} views of each"),
+    };
     let mut line = format!(
-        "calibration: temperature {temperature:.3} (NLL {before:.4} -> {after:.4} on {what})"
+        "calibration: temperature {temperature:.3} (NLL {before:.4} -> {after:.4} on {what}{on_views})"
     );
+    if views > 1 {
+        // For a client that runs the network on the image alone (the ONNX export).
+        let one_view = fitted(1)?.1;
+        c["one_view_temperature"] = json!(one_view);
+        line.push_str(&format!(", {one_view:.3} for one view"));
+    }
     if s.outliers > 0 {
         let quantile = energy_quantile(&s.spec()?);
-        let floor = lower_quantile(&energies(&eval.logits, classes)?, quantile)?;
+        let floor = lower_quantile(&eval.energies, quantile)?;
         c["min_energy"] = json!(floor);
         c["energy_quantile"] = json!(quantile);
         c["min_confidence"] = json!(MIN_CONFIDENCE_WITH_ENERGY);

@@ -80,6 +80,12 @@ pub struct Cli {
     /// for others].
     #[arg(long, value_enum)]
     pub outlier_loss: Option<OutlierLoss>,
+    /// Test-time views the model is judged on (by `eval` and the page) and calibrated on at
+    /// the end of the run: 1 (the image as it is), 5 (also shifted one pixel left, right,
+    /// up and down) or 9 (the whole 3x3 block of one-pixel shifts); the verdict averages the
+    /// views' probabilities [default: 9].
+    #[arg(long, value_name = "N", value_parser = values::view_count, allow_negative_numbers = true)]
+    pub views: Option<usize>,
     /// Hold out this fraction of the training images, in [0, 0.5), for validation; the epoch
     /// with the best validation accuracy is the one saved (the test set never chooses)
     /// [default: 0].

@@ -58,6 +58,9 @@ pub struct Settings {
     /// `--outliers`: non-digit images added to each step (outlier exposure).
     #[serde(default)]
     pub outliers: usize,
+    /// `--views` (absent in files written before it: one view).
+    #[serde(default = "one_view")]
+    pub views: usize,
     /// `--outlier-loss` (absent in files written before it: uniform).
     #[serde(default = "uniform_loss")]
     pub outlier_loss: OutlierLoss,
@@ -86,8 +89,16 @@ pub struct Settings {
 /// of accuracy (README, "Honest confidence").
 pub const DEFAULT_OUTLIERS: usize = 8;
 
+/// Test-time views by default (`--views`; README, "Test-time views"): the verdict averages
+/// the network's probabilities over the image and its eight one-pixel shifts.
+pub const DEFAULT_VIEWS: usize = 9;
+
 fn same_data() -> EpochData {
     EpochData::Same
+}
+
+fn one_view() -> usize {
+    1
 }
 
 fn uniform_loss() -> OutlierLoss {
@@ -266,6 +277,7 @@ impl Settings {
                 false => 0,
             }),
             outlier_loss: cli.outlier_loss.unwrap_or(recipe.outlier_loss),
+            views: cli.views.unwrap_or(DEFAULT_VIEWS),
             train_size,
             epoch_data,
             test_size: cli.test_size.unwrap_or(10_000),
@@ -393,7 +405,7 @@ impl Settings {
 
 /// The settings keys of the flags given on the command line.
 fn given_keys(cli: &Cli) -> Vec<&'static str> {
-    let flags: [(&str, bool); 25] = [
+    let flags: [(&str, bool); 26] = [
         ("arch", cli.arch.is_some()),
         ("data", cli.data.is_some()),
         ("style", cli.style.is_some()),
@@ -411,6 +423,7 @@ fn given_keys(cli: &Cli) -> Vec<&'static str> {
         ("val_fraction", cli.val_fraction.is_some()),
         ("outliers", cli.outliers.is_some()),
         ("outlier_loss", cli.outlier_loss.is_some()),
+        ("views", cli.views.is_some()),
         ("train_size", cli.train_size.is_some()),
         ("epoch_data", cli.epoch_data.is_some()),
         ("test_size", cli.test_size.is_some()),

@@ -70,6 +70,10 @@ fn bad_values_are_one_line_errors() {
             vec!["--data", "idx:/no/such/dir", "--out", m],
             "/no/such/dir",
         ),
+        (
+            vec!["--views", "4", "--out", m],
+            "expected 1, 5 or 9 views, got '4'",
+        ),
     ] {
         let out = train(&args, None);
         assert_one_line_error(&out, needle);
@@ -461,9 +465,12 @@ fn the_energy_floor_quantile_follows_the_network() {
         }
         let out = run_ok(&args);
         assert!(out.contains("energy floor"), "{out}");
+        assert!(out.contains("9 views of each"), "{out}");
         let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
         let c = &m["meta"]["calibration"];
         assert!(c["min_energy"].as_f64().unwrap().is_finite(), "{c}");
+        // Calibrated on the 9 views the verdict averages over by default.
+        assert_eq!(c["views"], 9, "{c}");
         c["energy_quantile"].as_f64().unwrap()
     };
     // The seed network, by name or spelled out, keeps its 1% floor; a network with a hidden
@@ -483,4 +490,31 @@ fn the_energy_floor_quantile_follows_the_network() {
         ),
         0.005
     );
+}
+
+// See: issue #15 and #19 (test-time views).
+#[test]
+fn the_calibration_is_fitted_on_the_views_the_model_is_judged_on() {
+    let dir = scratch("views");
+    let calibration_of = |name: &str, views: &str| {
+        let model = dir.join(name);
+        let mut args = small_run(&model);
+        args.extend(["--views".into(), views.into()]);
+        let out = run_ok(&args);
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+        (
+            out,
+            m["meta"]["calibration"].clone(),
+            m["meta"]["views"].clone(),
+        )
+    };
+    let (out1, one, set1) = calibration_of("one.json", "1");
+    let (out5, five, set5) = calibration_of("five.json", "5");
+    assert!(!out1.contains("views of each"), "{out1}");
+    assert!(out5.contains("5 views of each"), "{out5}");
+    assert_eq!((&one["views"], &five["views"]), (&1.into(), &5.into()));
+    assert_eq!((set1, set5), (1.into(), 5.into()));
+    // The same network (views change nothing in training), fitted on other inputs.
+    assert_ne!(one["temperature"], five["temperature"]);
+    assert_ne!(one["min_energy"], five["min_energy"]);
 }

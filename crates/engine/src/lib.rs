@@ -33,6 +33,7 @@ mod process;
 mod schedule;
 mod source;
 mod train;
+mod views;
 
 pub use batch::epoch_order;
 pub use calibration::{
@@ -40,7 +41,9 @@ pub use calibration::{
     nll_at, softmax_at, Bin, CalibrationMetrics, ECE_BINS, MAX_TEMPERATURE,
 };
 pub use error::{Error, Result};
-pub use eval::{evaluate, evaluate_at, evaluate_with, evaluate_with_at, Evaluation};
+pub use eval::{
+    evaluate, evaluate_at, evaluate_views, evaluate_with, evaluate_with_at, Evaluation,
+};
 pub use exec::ExecPath;
 pub use predict::Predictor;
 pub use process::setup_process;
@@ -50,3 +53,4 @@ pub use train::{
     train_epoch, train_epoch_continued, train_epoch_exposed, train_epoch_with, Augmentation,
     EpochPlan, EpochStats, EpochSums, Exposure, DIVERGED_LOSS,
 };
+pub use views::{check_views, pool_views, push_views, VIEW_COUNTS};

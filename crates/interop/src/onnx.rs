@@ -34,13 +34,16 @@ const FLOAT: i64 = 1;
 const ATTR_INT: i64 = 2;
 const ATTR_INTS: i64 = 7;
 
-/// The calibration temperature in a model's meta: `meta.calibration.temperature` (an object)
-/// or a flat `"calibration.temperature"` key; only a finite value above zero counts.
+/// The calibration temperature in a model's meta for the network run on one image as it is:
+/// `meta.calibration.one_view_temperature` when the model is judged on several test-time
+/// views (its `temperature` was fitted on their mean, and would leave one view
+/// over-confident), else `meta.calibration.temperature` (an object) or a flat
+/// `"calibration.temperature"` key; only a finite value above zero counts.
 pub fn temperature(saved: &SavedModel) -> Option<f32> {
-    let nested = saved
-        .meta
-        .get("calibration")
-        .and_then(|c| c.get("temperature"));
+    let calibration = saved.meta.get("calibration");
+    let nested = calibration
+        .and_then(|c| c.get("one_view_temperature"))
+        .or_else(|| calibration.and_then(|c| c.get("temperature")));
     let flat = saved.meta.get("calibration.temperature");
     let t = nested.or(flat)?.as_f64()? as f32;
     (t.is_finite() && t > 0.0).then_some(t)
@@ -388,6 +391,10 @@ mod tests {
         let names: Vec<String> = (0..10).map(|i| i.to_string()).collect();
         let s = saved(serde_json::json!({"calibration": {"temperature": 1.5}}));
         assert_eq!(temperature(&s), Some(1.5));
+        // A model judged on several views exports the temperature of one view.
+        let views = serde_json::json!({"calibration": {
+            "temperature": 0.6, "views": 9, "one_view_temperature": 1.3}});
+        assert_eq!(temperature(&saved(views)), Some(1.3));
         let bytes = encode(&s, &names).unwrap();
         let graph = &field(&bytes, 7)[0];
         let ops: Vec<String> = field(graph, 1)

@@ -82,6 +82,9 @@ pub enum Error {
     /// A tensor operation failed.
     #[error(transparent)]
     Tensor(#[from] tensor::Error),
+    /// Averaging the test-time views failed (a view count a model may not have).
+    #[error(transparent)]
+    Views(#[from] engine::Error),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -31,5 +31,5 @@ pub use error::{Error, Result};
 pub use picture::{decode, read, Picture, MAX_FILE, MAX_PIXELS};
 pub use recognise::{
     check_model, found, min_energy_of, recognise, recognise_number, recognise_with, temperature_of,
-    Recognition, Settings, Verdict, DEFAULT_MIN_CONFIDENCE,
+    views_of, Recognition, Settings, Verdict, DEFAULT_MIN_CONFIDENCE,
 };

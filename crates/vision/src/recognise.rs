@@ -112,6 +112,10 @@ pub struct Settings {
     /// Compute the occlusion saliency (several hundred network runs; `false` leaves
     /// [`Recognition::saliency`] all zero, for checking many pictures quickly).
     pub saliency: bool,
+    /// Test-time views (1, 5 or 9; see `engine::pool_views`): the probabilities are the mean
+    /// of the views', at the temperature, the energy the mean of theirs. The saliency is that
+    /// of the image itself.
+    pub views: usize,
 }
 
 impl Default for Settings {
@@ -121,6 +125,7 @@ impl Default for Settings {
             temperature: 1.0,
             min_energy: None,
             saliency: true,
+            views: 1,
         }
     }
 }
@@ -143,6 +148,18 @@ pub fn min_energy_of(meta: &serde_json::Map<String, serde_json::Value>) -> Optio
         .and_then(|t| t.as_f64())
         .map(|t| t as f32)
         .filter(|t| t.is_finite())
+}
+
+/// The test-time views stored in a model file's `meta` under `calibration.views` (1, 5 or
+/// 9), or 1 when there is none or it is not one of those: the temperature and the energy
+/// floor were fitted on that many views, so a model is judged as it was calibrated.
+pub fn views_of(meta: &serde_json::Map<String, serde_json::Value>) -> usize {
+    meta.get("calibration")
+        .and_then(|c| c.get("views"))
+        .and_then(|v| v.as_u64())
+        .and_then(|v| usize::try_from(v).ok())
+        .filter(|v| engine::check_views(*v).is_ok())
+        .unwrap_or(1)
 }
 
 /// [`recognise`] with a calibration temperature and the choice to skip the saliency.
@@ -192,23 +209,30 @@ fn judge(model: &Sequential, prepared: Prepared, settings: &Settings) -> Result<
         1.0
     };
     let net = Network::new(model);
-    let (logp, energy) = log_probs_at(&net, &input, 1, t)?;
-    let probs: Vec<f32> = logp.iter().map(|l| l.exp()).collect();
+    let (probs, energy) = if settings.views == 1 {
+        let (logp, energy) = log_probs_at(&net, &input, 1, t)?;
+        (
+            logp.iter().map(|l| l.exp()).collect::<Vec<f32>>(),
+            energy[0],
+        )
+    } else {
+        let mut batch = Vec::with_capacity(settings.views * input.len());
+        engine::push_views(&mut batch, &input, IMAGE_SIDE, IMAGE_SIDE, settings.views)?;
+        let logits = net.logits(&batch, settings.views)?;
+        let classes = logits.len() / settings.views;
+        let (pooled, energy) = engine::pool_views(logits.data(), classes, settings.views)?;
+        (engine::softmax_at(&pooled, classes, t)?, energy[0])
+    };
     let order = ranked(&probs);
     let class = order[0];
     let saliency = if settings.saliency {
-        // Saliency is measured on the network's own log-probabilities (the temperature
-        // would only scale it).
-        let base = if t == 1.0 {
-            logp[class]
-        } else {
-            log_probs(&net, &input, 1)?.0[class]
-        };
+        // Saliency is measured on the network's own log-probabilities of the image itself
+        // (the temperature would only scale it).
+        let base = log_probs(&net, &input, 1)?.0[class];
         occlusion(&net, &input, class, base)?
     } else {
         vec![0.0; input.len()]
     };
-    let energy = energy[0];
     let unfamiliar = settings.min_energy.is_some_and(|e| energy < e);
     let verdict = match prepared.diagnostics.concern {
         Some(why) => Verdict::NoDigit(why),

@@ -141,7 +141,9 @@ mod tests {
             accuracy: 0.0,
             confusion: vec![0; 4],
             probs,
+            views: 1,
             logits: Vec::new(),
+            energies: Vec::new(),
             predictions: preds.to_vec(),
         }
     }

@@ -71,9 +71,23 @@ pub const SECTIONS: [(&str, &str, &str); 8] = [
 pub fn render(m: &Loaded, data: &Dataset, desc: &str, opts: &Options) -> Result<String> {
     let classes = m.names.len();
     let eval = if opts.progress {
-        crate::progress::evaluate_with_progress(&m.model, data, classes, m.temperature())?
+        crate::progress::evaluate_with_progress(
+            &m.model,
+            data,
+            classes,
+            m.temperature(),
+            m.views(),
+        )?
     } else {
-        engine::evaluate_at(&m.model, data, 1000, classes, m.temperature())?
+        engine::evaluate_views(
+            &m.model,
+            data,
+            1000,
+            classes,
+            engine::ExecPath::Auto,
+            m.temperature(),
+            m.views(),
+        )?
     };
     render_with(m, data, desc, &eval, opts)
 }
