@@ -23,7 +23,7 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
     println!("{}", m.describe(cli));
     println!();
     let mut json_rows = Vec::new();
-    let (mut digits, mut unsure, mut none) = (0, 0, 0);
+    let (mut digits, mut numbers, mut unsure, mut none) = (0, 0, 0, 0);
     let settings = m.verdict_settings(cli, true);
     for pic in &pictures {
         let page = pic.page()?;
@@ -33,6 +33,7 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
             .with_context(|| format!("recognising {}", pic.name))?;
         print!("{}", recognise::report(pic, &r, &number, &names)?);
         match r.verdict {
+            _ if number.len() > 1 && recognise::number(&number, &names).is_some() => numbers += 1,
             Verdict::Digit(_) => digits += 1,
             Verdict::Unsure(..) => unsure += 1,
             Verdict::NoDigit(_) | Verdict::Unfamiliar => none += 1,
@@ -40,8 +41,12 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
         json_rows.push(recognise::to_json(pic, &r, &number, &names));
     }
     if pictures.len() > 1 {
+        let numbers = match numbers {
+            0 => String::new(),
+            n => format!(", {} of several digits", cli::plural(n, "number")),
+        };
         println!(
-            "{}: {}, {unsure} unsure, {none} without a digit",
+            "{}: {}{numbers}, {unsure} unsure, {none} without a digit",
             cli::plural(pictures.len(), "picture"),
             cli::plural(digits, "digit")
         );

@@ -94,6 +94,15 @@ pub fn report(
             )?;
             out.push_str(&viz::prob_bars(names, &r.probs, BAR_WIDTH, None)?);
         }
+        Verdict::NoDigit(_) if digits.len() > 1 => {
+            // Several marks, each read on its own below: the picture is a number, not a
+            // digit, and the network's answer on the whole of it means nothing.
+            writeln!(
+                out,
+                "Verdict: {} marks side by side, each read on its own",
+                digits.len()
+            )?;
+        }
         Verdict::NoDigit(_) | Verdict::Unfamiliar => {
             // No `Pred=` and no bars: the network was not reading a digit, so its answer is
             // not shown as one (the JSON keeps it as `top`).

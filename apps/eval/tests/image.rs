@@ -430,6 +430,7 @@ fn no_digit_and_unsure_get_an_honest_verdict() {
     assert_eq!(preds[1]["verdict"], "no digit: solid block");
     assert_eq!(preds[2]["verdict"], "no digit: several marks side by side");
     issue_15_honest_json_and_text(&preds, &blank);
+    issue_15_a_number_is_read_digit_by_digit(&preds[2], &pair, &blank);
 
     // With the bar at 100%, a prediction short of certainty is "unsure: A or B", A the class.
     let files = render(&dir, "thin");
@@ -451,6 +452,54 @@ fn no_digit_and_unsure_get_an_honest_verdict() {
             "{verdict}"
         );
     }
+}
+
+// See: issue #15
+/// The pair's JSON has its two digits left to right and the number they spell when both are
+/// read; the terminal says it is several marks, each read on its own, with no top class for
+/// the whole picture, and the summary counts a number apart from digits.
+fn issue_15_a_number_is_read_digit_by_digit(p: &Value, pair: &Path, blank: &Path) {
+    let digits = p["digits"].as_array().unwrap();
+    assert_eq!(digits.len(), 2, "{p}");
+    let classes: Vec<Option<&str>> = digits.iter().map(|d| d["class"].as_str()).collect();
+    match p["number"].as_str() {
+        Some(n) => {
+            let spelled: String = classes
+                .iter()
+                .map(|c| {
+                    let i = NAMES.iter().position(|n| Some(*n) == *c).unwrap();
+                    char::from_digit(i as u32, 10).unwrap()
+                })
+                .collect();
+            assert_eq!(n, spelled, "{p}");
+        }
+        None => assert!(classes.iter().any(Option::is_none), "{p}"),
+    }
+    let out = eval(&[
+        "--model",
+        model().to_str().unwrap(),
+        "--image",
+        pair.to_str().unwrap(),
+        blank.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let (pair_text, _) = text.split_once("blank.png").unwrap();
+    assert!(
+        pair_text.contains("Verdict: 2 marks side by side, each read on its own"),
+        "{pair_text}"
+    );
+    assert!(pair_text.contains("Number: "), "{pair_text}");
+    assert!(
+        !pair_text.contains("network's own top class"),
+        "{pair_text}"
+    );
+    let summary = if p["number"].is_string() {
+        "2 pictures: 0 digits, 1 number of several digits, 0 unsure, 1 without a digit"
+    } else {
+        "2 pictures: 0 digits, 0 unsure, 2 without a digit"
+    };
+    assert!(text.contains(summary), "{text}");
 }
 
 // See: issue #15
