@@ -158,10 +158,18 @@ pub fn to_json(
     let mut row = serde_json::Map::new();
     row.insert("file".into(), picture.name.clone().into());
     row.extend(fields(r, names));
-    let each: Vec<Value> = digits.iter().map(|d| digit_json(d, names)).collect();
-    row.insert("digits".into(), each.into());
-    row.insert("number".into(), json!(number(digits, names)));
+    row.extend(number_fields(digits, names));
     Value::Object(row)
+}
+
+/// `digits` (each digit of the picture left to right, see [`digits_of`]) and `number` (what
+/// they spell when all are read, else null), for `--image --json` and the web API.
+pub fn number_fields(digits: &[Recognition], names: &[&str]) -> serde_json::Map<String, Value> {
+    let each: Vec<Value> = digits.iter().map(|d| digit_json(d, names)).collect();
+    let mut map = serde_json::Map::new();
+    map.insert("digits".into(), each.into());
+    map.insert("number".into(), json!(number(digits, names)));
+    map
 }
 
 /// What `--image --json` and the web API say about one recognised picture: `class` (the

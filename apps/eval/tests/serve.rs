@@ -198,6 +198,23 @@ fn zero() -> Vec<Vec<[f64; 2]>> {
     vec![ring]
 }
 
+/// "70": the seven and the zero, each squeezed into one half of the drawing area.
+fn seventy() -> Vec<Vec<[f64; 2]>> {
+    let squeeze = |strokes: Vec<Vec<[f64; 2]>>, left: f64| -> Vec<Vec<[f64; 2]>> {
+        strokes
+            .into_iter()
+            .map(|s| {
+                s.into_iter()
+                    .map(|[x, y]| [left + 0.4 * (x - 280.0), 200.0 + 0.6 * (y - 200.0)])
+                    .collect()
+            })
+            .collect()
+    };
+    let mut out = squeeze(seven(), 60.0);
+    out.extend(squeeze(zero(), 540.0));
+    out
+}
+
 fn strokes_body(strokes: &[Vec<[f64; 2]>]) -> Vec<u8> {
     json!({"width": 1000, "height": 1000, "pen": 70, "strokes": strokes})
         .to_string()
@@ -355,6 +372,21 @@ fn drawn_digits_are_recognised_as_strokes_and_as_png() {
     assert!(v["class"].is_null());
     assert!(v["top"].is_string());
     assert_eq!(v["verdict"], "no digit: blank image");
+    assert_eq!(v["digits"], json!([]));
+    assert!(v["number"].is_null());
+    // A number: each digit read on its own, left to right, as `--image --json` gives them.
+    let a = post(
+        server.addr,
+        "/api/strokes",
+        "application/json",
+        &strokes_body(&seventy()),
+    );
+    assert_eq!(a.status, 200);
+    let v = a.json();
+    assert_eq!(v["verdict"], "no digit: several marks side by side", "{v}");
+    assert_eq!(v["digits"][0]["class"], "Seven", "{v}");
+    assert_eq!(v["digits"][1]["class"], "Zero", "{v}");
+    assert_eq!(v["number"], "70", "{v}");
 }
 
 /// A 60-byte PNG that declares 100,000 x 100,000 pixels (10 gigapixels): a header and the
@@ -922,6 +954,28 @@ fn a_real_browser_draws_a_seven_and_a_zero_and_sees_the_answer() {
                 |v| v == "",
             );
         }
+        // A number drawn: the page shows what it spells, and each digit.
+        b.draw(&seventy(), pointer);
+        let shown = b.wait_for(
+            "return [document.getElementById('verdict').dataset.number, document.getElementById('verdict').textContent, document.getElementById('verdict-line').textContent]",
+            |v| v[0] == "70",
+        );
+        println!("{layout}, 70 drawn with {pointer} events: the page shows {shown}");
+        assert_eq!(shown[1], "70");
+        assert!(
+            shown[2]
+                .as_str()
+                .unwrap()
+                .starts_with("The number 70: Seven "),
+            "{shown}"
+        );
+        b.screenshot(&shots.join(format!("serve-{layout}-seventy.png")));
+        let clear = b.element("#clear");
+        b.cmd("POST", &format!("element/{clear}/click"), Some(&json!({})));
+        b.wait_for(
+            "return document.getElementById('verdict').dataset.number",
+            |v| v == "",
+        );
         // A photo chosen with the page's file picker takes the /api/predict path.
         let photo = profile.join("seven.png");
         std::fs::write(&photo, strokes_png(&seven())).unwrap();

@@ -8,8 +8,9 @@
 //! | `POST /api/predict` (a PNG, JPEG or PGM/PPM file as the body) | the answer below |
 //! | `POST /api/strokes` (see [`super::strokes`]) | the answer below |
 //!
-//! The answer: `class`, `top`, `probability`, `probabilities`, `verdict`, `diagnostics` (as
-//! `--image --json`), `found` (one line), `input` and `saliency` (28 rows of 28), and `maps`.
+//! The answer: `class`, `top`, `probability`, `probabilities`, `verdict`, `diagnostics`,
+//! `digits` and `number` (as `--image --json`), `found` (one line), `input` and `saliency` (28
+//! rows of 28), and `maps`.
 //! Errors: `{"error": "..."}` with a 4xx status, or 503 when the server is busy.
 
 use datagen::preprocess::{Channels, Page};
@@ -135,7 +136,9 @@ impl App {
             .map_err(|e| e.to_string())
             .and_then(|r| {
                 let maps = feature_maps(&self.model, &r.input)?;
-                Ok(answer_json(&r, &names, maps))
+                let digits = recognise::digits_of(&self.model, page, &r, &self.settings)
+                    .map_err(|e| e.to_string())?;
+                Ok(answer_json(&r, &digits, &names, maps))
             });
         match result {
             Ok(v) => Response::json(200, &v),
@@ -155,8 +158,9 @@ fn picture_status(e: &vision::Error) -> u16 {
 }
 
 /// `--image --json`'s fields plus what the page draws.
-fn answer_json(r: &Recognition, names: &[&str], maps: Value) -> Value {
+fn answer_json(r: &Recognition, digits: &[Recognition], names: &[&str], maps: Value) -> Value {
     let mut out = recognise::fields(r, names);
+    out.extend(recognise::number_fields(digits, names));
     out.insert("found".into(), vision::found(&r.diagnostics).into());
     out.insert("input".into(), rows(&r.input, IMAGE_SIDE, 3));
     out.insert("saliency".into(), rows(&r.saliency, IMAGE_SIDE, 5));

@@ -179,6 +179,7 @@ function idle() {
   v.className = "verdict idle";
   v.textContent = "?";
   v.dataset.class = "";
+  v.dataset.number = "";
   $("verdict-line").textContent = "Draw a digit";
   $("found").innerHTML = "&nbsp;";
   $("timing").innerHTML = "&nbsp;";
@@ -198,12 +199,14 @@ function showError(message) {
 }
 
 function show(a, ms) {
+  if (a.digits && a.digits.length > 1) return showNumber(a, ms);
   const v = $("verdict");
   const label = a.class !== null ? a.class : a.verdict.startsWith("unsure") ? "?" : "\u2013";
   v.textContent = label;
   v.className = "verdict " + (a.class !== null ? "digit" : a.verdict.startsWith("unsure") ? "unsure" : "none")
     + (label.length > 2 ? " long" : "");
   v.dataset.class = a.class === null ? "" : a.class;
+  v.dataset.number = "";
   $("verdict-line").textContent = a.class !== null
     ? a.class + " (" + (100 * a.probability).toFixed(1) + "%)"
     : a.verdict;
@@ -211,6 +214,31 @@ function show(a, ms) {
   $("timing").textContent = "answered in " + Math.round(ms) + " ms";
   document.body.dataset.answer = a.verdict;
   bars(a);
+  paintGray($("input"), a.input);
+  paintHeat($("saliency"), a.saliency);
+  showMaps(a.maps);
+}
+
+// Several marks side by side, each read on its own: the number they spell (or a dash when
+// one of them is not read) and each digit's verdict. The whole picture's probabilities mean
+// nothing, so the bars are empty.
+function showNumber(a, ms) {
+  const v = $("verdict");
+  const label = a.number !== null ? a.number : "\u2013";
+  v.textContent = label;
+  v.className = "verdict " + (a.number !== null ? "digit" : "none") + (label.length > 3 ? " long" : "");
+  v.dataset.class = "";
+  v.dataset.number = a.number === null ? "" : a.number;
+  const each = a.digits.map(d => d.class !== null
+    ? d.class + " " + (100 * d.probability).toFixed(1) + "%"
+    : d.verdict);
+  $("verdict-line").textContent = (a.number !== null
+    ? "The number " + a.number
+    : a.digits.length + " marks, not all read as digits") + ": " + each.join(", ");
+  $("found").textContent = a.found;
+  $("timing").textContent = "answered in " + Math.round(ms) + " ms";
+  document.body.dataset.answer = a.number !== null ? "number " + a.number : a.verdict;
+  bars(null);
   paintGray($("input"), a.input);
   paintHeat($("saliency"), a.saliency);
   showMaps(a.maps);
