@@ -1,6 +1,6 @@
 //! Accuracy and loss regression of the seed network on synthetic digits.
 //!
-//! A short fixed-seed training run must (1) reach at least 97% on a disjoint synthetic test
+//! A short fixed-seed training run must (1) reach at least 96.5% on a disjoint synthetic test
 //! set, (2) reproduce the recorded first 10 batch losses within 1e-4, and (3) give identical
 //! parameters when run twice. If a deliberate change to the generator or the numerics moves
 //! the losses, print them with `cargo test -p engine --test regression -- --nocapture` and
@@ -9,10 +9,16 @@
 use datagen::Style;
 use engine::{epoch_order, evaluate, train_epoch, Schedule, SYNTHETIC_TEST_START};
 
+/// Recorded again on 2026-12-02, when the looped 2s were given larger loops (issue 19).
 const FIRST_LOSSES: [f32; 10] = [
-    2.3010135, 2.29028, 2.304382, 2.3005013, 2.303467, 2.2106853, 2.1796057, 2.1668386, 2.0570822,
-    1.9580973,
+    2.3008466, 2.2901826, 2.3050764, 2.2997832, 2.3040154, 2.2124991, 2.1802516, 2.1711683,
+    2.0592902, 1.966866,
 ];
+
+/// The least test accuracy of the short run. It was 97%; the larger loops of the looped 2s
+/// (2026-12-02) made the synthetic test a little harder (some 2s near an 8): this run went
+/// from at least 97% to 96.95%, and the default `train` reads 98.0-98.5% of its test set.
+const MIN_ACCURACY: f32 = 0.965;
 
 fn run() -> (Vec<f32>, f32, Vec<u32>) {
     let train = datagen::generate(Style::Strokes, 1, 0, 30_000);
@@ -47,7 +53,10 @@ fn short_synthetic_training_matches_recorded_losses_and_accuracy() {
             "loss {i}: got {got}, recorded {want}"
         );
     }
-    assert!(accuracy >= 0.97, "test accuracy {accuracy} below 0.97");
+    assert!(
+        accuracy >= MIN_ACCURACY,
+        "test accuracy {accuracy} below {MIN_ACCURACY}"
+    );
     let (_, _, again) = run();
     assert_eq!(bits, again, "two runs with the same seed differ");
 }
