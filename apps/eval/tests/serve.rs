@@ -962,6 +962,12 @@ fn a_real_browser_draws_a_seven_and_a_zero_and_sees_the_answer() {
         );
         println!("{layout}, 70 drawn with {pointer} events: the page shows {shown}");
         assert_eq!(shown[1], "70");
+        // A bar per digit, not ten bars for the whole picture.
+        let bars = b.wait_for(
+            "return Array.from(document.querySelectorAll('#bars .name')).map(e => e.textContent)",
+            |v| v.as_array().is_some_and(|a| a.len() == 2),
+        );
+        assert_eq!(bars, json!(["1: Seven", "2: Zero"]));
         assert!(
             shown[2]
                 .as_str()

@@ -221,7 +221,7 @@ function show(a, ms) {
 
 // Several marks side by side, each read on its own: the number they spell (or a dash when
 // one of them is not read) and each digit's verdict. The whole picture's probabilities mean
-// nothing, so the bars are empty.
+// nothing, so the bars show each mark's top probability instead.
 function showNumber(a, ms) {
   const v = $("verdict");
   const label = a.number !== null ? a.number : "\u2013";
@@ -238,10 +238,34 @@ function showNumber(a, ms) {
   $("found").textContent = a.found;
   $("timing").textContent = "answered in " + Math.round(ms) + " ms";
   document.body.dataset.answer = a.number !== null ? "number " + a.number : a.verdict;
-  bars(null);
+  digitBars(a.digits);
   paintGray($("input"), a.input);
   paintHeat($("saliency"), a.saliency);
   showMaps(a.maps);
+}
+
+// One bar per mark of a number, left to right: what it was read as (or its verdict) and how
+// sure the network was of its top class.
+function digitBars(digits) {
+  const box = $("bars");
+  box.textContent = "";
+  digits.forEach((d, i) => {
+    const read = d.class !== null;
+    const n = document.createElement("div");
+    n.className = "name" + (read ? " top" : "");
+    n.textContent = (i + 1) + ": " + (read ? d.class : d.top + "?");
+    n.title = d.verdict;
+    const track = document.createElement("div");
+    track.className = "track" + (read ? " top" : "");
+    const fill = document.createElement("div");
+    fill.className = "fill";
+    fill.style.width = (100 * d.probability).toFixed(1) + "%";
+    track.appendChild(fill);
+    const pct = document.createElement("div");
+    pct.className = "pct" + (read ? " top" : "");
+    pct.textContent = (100 * d.probability).toFixed(d.probability >= 0.995 ? 0 : 1) + "%";
+    box.append(n, track, pct);
+  });
 }
 
 function bars(a) {
