@@ -244,8 +244,9 @@ function showNumber(a, ms) {
   showMaps(a.maps);
 }
 
-// One bar per mark of a number, left to right: what it was read as (or its verdict) and how
-// sure the network was of its top class.
+// One bar per mark of a number, left to right: what it was read as (a mark not read as a
+// digit shows its top class with a "?", its verdict as the tooltip) and how sure the network
+// was of its top class.
 function digitBars(digits) {
   const box = $("bars");
   box.textContent = "";
