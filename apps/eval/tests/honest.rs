@@ -242,6 +242,17 @@ fn issue_15_check_reports_calibration_at_the_model_temperature() {
     assert_eq!(counted, 600);
 }
 
+/// [`eval`], which must succeed.
+fn eval_ok(args: &[&str]) -> std::process::Output {
+    let out = eval(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The fixture's model with `views` test-time views in its calibration.
 fn with_views(views: u64) -> PathBuf {
     let f = fixture();
@@ -260,7 +271,7 @@ fn a_model_is_tested_and_judged_on_its_views() {
     let dir = scratch("views");
     let check = |model: &Path, name: &str| {
         let json = dir.join(name);
-        let out = eval(&[
+        let out = eval_ok(&[
             "--model",
             model.to_str().unwrap(),
             "--data",
@@ -270,11 +281,6 @@ fn a_model_is_tested_and_judged_on_its_views() {
             "--json",
             json.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         (
             String::from_utf8_lossy(&out.stdout).into_owned(),
             json_of(&json),
@@ -323,7 +329,7 @@ fn a_model_is_tested_and_judged_on_its_views() {
             image::Luma([255 - data.image(3)[i]])
         });
         img.save(&png).unwrap();
-        let out = eval(&[
+        eval_ok(&[
             "--model",
             model.to_str().unwrap(),
             "--image",
@@ -331,11 +337,6 @@ fn a_model_is_tested_and_judged_on_its_views() {
             "--json",
             json.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         json_of(&json)["predictions"][0].clone()
     };
     let (p1, p9) = (picture(&f.model), picture(&nine_model));

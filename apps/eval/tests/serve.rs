@@ -843,6 +843,16 @@ impl Browser {
 
     /// Draws `strokes` (in the 1000x1000 drawing space) on the pad with real pointer events:
     /// down, moves, up for each stroke, as a mouse or a finger.
+    /// Clicks Clear and waits until the page shows neither a digit nor a number.
+    fn clear(&self) {
+        let clear = self.element("#clear");
+        self.cmd("POST", &format!("element/{clear}/click"), Some(&json!({})));
+        self.wait_for(
+            "const v = document.getElementById('verdict'); return v.dataset.class + v.dataset.number",
+            |v| v == "",
+        );
+    }
+
     fn draw(&self, strokes: &[Vec<[f64; 2]>], pointer: &str) {
         let pad = self.element("#pad");
         let rect = self.cmd("GET", &format!("element/{pad}/rect"), None);
@@ -947,12 +957,7 @@ fn a_real_browser_draws_a_seven_and_a_zero_and_sees_the_answer() {
             println!("{layout}, {name} drawn with {pointer} events: the page shows {shown}");
             assert_eq!(shown[2], 16, "8 maps after ReLU and 8 after pooling");
             b.screenshot(&shots.join(format!("serve-{layout}-{name}.png")));
-            let clear = b.element("#clear");
-            b.cmd("POST", &format!("element/{clear}/click"), Some(&json!({})));
-            b.wait_for(
-                "return document.getElementById('verdict').dataset.class",
-                |v| v == "",
-            );
+            b.clear();
         }
         // A number drawn: the page shows what it spells, and each digit.
         b.draw(&seventy(), pointer);
@@ -976,12 +981,7 @@ fn a_real_browser_draws_a_seven_and_a_zero_and_sees_the_answer() {
             "{shown}"
         );
         b.screenshot(&shots.join(format!("serve-{layout}-seventy.png")));
-        let clear = b.element("#clear");
-        b.cmd("POST", &format!("element/{clear}/click"), Some(&json!({})));
-        b.wait_for(
-            "return document.getElementById('verdict').dataset.number",
-            |v| v == "",
-        );
+        b.clear();
         // A photo chosen with the page's file picker takes the /api/predict path.
         let photo = profile.join("seven.png");
         std::fs::write(&photo, strokes_png(&seven())).unwrap();
