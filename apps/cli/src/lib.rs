@@ -59,6 +59,8 @@ pub enum StyleArg {
     Strokes,
     /// The original demo's 7-segment look.
     Segments,
+    /// The strokes, a tenth of them through a coarse scanner (`--arch lenet`'s default).
+    Scanned,
 }
 
 impl From<StyleArg> for datagen::Style {
@@ -66,6 +68,7 @@ impl From<StyleArg> for datagen::Style {
         match s {
             StyleArg::Strokes => datagen::Style::Strokes,
             StyleArg::Segments => datagen::Style::Segments,
+            StyleArg::Scanned => datagen::Style::Scanned,
         }
     }
 }

@@ -102,7 +102,7 @@ pub struct Cli {
     /// state_dict whose layer indices follow --arch). It must hold the network --arch names.
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub init: Option<PathBuf>,
-    /// Synthetic digit style [default: strokes]. Only with synthetic data.
+    /// Synthetic digit style [default: strokes; scanned with --arch lenet]. Only with synthetic data.
     #[arg(long, value_enum)]
     pub style: Option<StyleArg>,
     /// Perturb training images each epoch: shift up to 2 px, rotate up to 10 degrees, scale

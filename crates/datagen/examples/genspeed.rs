@@ -25,6 +25,7 @@ fn main() {
         let name = match style {
             Style::Strokes => "Strokes",
             Style::Segments => "Segments",
+            Style::Scanned => "Scanned",
         };
         (
             format!("generate({name}, 1, 0, {COUNT})"),

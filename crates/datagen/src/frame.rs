@@ -169,10 +169,117 @@ pub(crate) fn centre_into(canvas: &[f32], ink: Option<Touched>, out: &mut [f32])
     }
 }
 
+/// Sees a framed 28x28 image through a coarse scanner: averaged down by `factor` (exact
+/// area weights, to `round(28 / factor)` pixels a side), then scaled back up bilinearly and
+/// its peak set to 1 again, as a low-resolution scan of the digit enlarged to MNIST's size.
+pub(crate) fn coarsen(image: &mut [f32], factor: f32) {
+    debug_assert!(image.len() == IMAGE_LEN && factor >= 1.0);
+    let m = ((IMAGE_SIDE as f32 / factor).round() as usize).clamp(2, IMAGE_SIDE);
+    let f = IMAGE_SIDE as f32 / m as f32;
+    // down[i][x]: the share of source pixel x in low-resolution pixel i.
+    let mut down = vec![0.0f32; m * IMAGE_SIDE];
+    for i in 0..m {
+        let (a, b) = (i as f32 * f, (i + 1) as f32 * f);
+        for x in 0..IMAGE_SIDE {
+            let overlap = (b.min(x as f32 + 1.0) - a.max(x as f32)).max(0.0);
+            down[i * IMAGE_SIDE + x] = overlap / f;
+        }
+    }
+    // up[x]: the two low-resolution pixels and the weight of the second, for pixel x.
+    let up: Vec<(usize, usize, f32)> = (0..IMAGE_SIDE)
+        .map(|x| {
+            let u = ((x as f32 + 0.5) / f - 0.5).clamp(0.0, (m - 1) as f32);
+            let i = (u.floor() as usize).min(m - 2);
+            (i, i + 1, u - i as f32)
+        })
+        .collect();
+    // Rows, then columns, each through `down`.
+    let mut rows = vec![0.0f32; m * IMAGE_SIDE];
+    for i in 0..m {
+        for (y, src) in image.chunks_exact(IMAGE_SIDE).enumerate() {
+            let w = down[i * IMAGE_SIDE + y];
+            if w > 0.0 {
+                for (r, &v) in rows[i * IMAGE_SIDE..][..IMAGE_SIDE].iter_mut().zip(src) {
+                    *r += w * v;
+                }
+            }
+        }
+    }
+    let mut low = vec![0.0f32; m * m];
+    for i in 0..m {
+        for j in 0..m {
+            low[i * m + j] = (0..IMAGE_SIDE)
+                .map(|x| down[j * IMAGE_SIDE + x] * rows[i * IMAGE_SIDE + x])
+                .sum();
+        }
+    }
+    let mut peak = 0.0f32;
+    for (y, &(i0, i1, ty)) in up.iter().enumerate() {
+        for (x, &(j0, j1, tx)) in up.iter().enumerate() {
+            let at = |i: usize, j: usize| low[i * m + j];
+            let top = at(i0, j0) * (1.0 - tx) + at(i0, j1) * tx;
+            let bottom = at(i1, j0) * (1.0 - tx) + at(i1, j1) * tx;
+            let v = top * (1.0 - ty) + bottom * ty;
+            image[y * IMAGE_SIDE + x] = v;
+            peak = peak.max(v);
+        }
+    }
+    if peak > 0.0 {
+        image.iter_mut().for_each(|v| *v /= peak);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng::SampleRng;
+
+    fn mass_centre(img: &[f32]) -> (f32, f32) {
+        let (mut m, mut x, mut y) = (0.0, 0.0, 0.0);
+        for (i, &v) in img.iter().enumerate() {
+            m += v;
+            x += v * (i % IMAGE_SIDE) as f32;
+            y += v * (i / IMAGE_SIDE) as f32;
+        }
+        (x / m, y / m)
+    }
+
+    #[test]
+    fn a_coarse_scan_keeps_a_flat_image_and_spreads_a_stroke_where_it_was() {
+        for factor in [1.0, 1.8, 2.33, 3.0] {
+            let mut flat = vec![0.5f32; IMAGE_LEN];
+            coarsen(&mut flat, factor);
+            assert!(
+                flat.iter().all(|&v| (v - 1.0).abs() < 1e-5),
+                "factor {factor}"
+            );
+        }
+        // A vertical bar two pixels wide: the scan widens it, keeps its peak at 1 and its
+        // centre of mass within half a pixel.
+        let mut bar = vec![0.0f32; IMAGE_LEN];
+        for y in 4..24 {
+            bar[y * IMAGE_SIDE + 13] = 1.0;
+            bar[y * IMAGE_SIDE + 14] = 1.0;
+        }
+        let before = mass_centre(&bar);
+        let mut scanned = bar.clone();
+        coarsen(&mut scanned, 2.5);
+        let after = mass_centre(&scanned);
+        assert!((before.0 - after.0).abs() < 0.5 && (before.1 - after.1).abs() < 0.5);
+        let inked = |img: &[f32]| img.iter().filter(|&&v| v > 0.05).count();
+        assert!(
+            inked(&scanned) > inked(&bar) + 20,
+            "{} pixels",
+            inked(&scanned)
+        );
+        let peak = scanned.iter().copied().fold(0.0f32, f32::max);
+        assert!((peak - 1.0).abs() < 1e-6);
+        assert!(scanned.iter().all(|v| (0.0..=1.0).contains(v)));
+        // Nothing to scan stays nothing.
+        let mut blank = vec![0.0f32; IMAGE_LEN];
+        coarsen(&mut blank, 2.0);
+        assert!(blank.iter().all(|&v| v == 0.0));
+    }
 
     /// The framing as it was: sums over the whole canvas.
     fn centre_into_reference(canvas: &[f32], out: &mut [f32]) {

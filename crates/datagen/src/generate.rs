@@ -33,6 +33,7 @@ pub fn sample_into(style: Style, seed: u64, index: u64, out: &mut [f32]) -> u8 {
     match style {
         Style::Segments => segments::draw(&mut rng, label, out),
         Style::Strokes => strokes::draw(&mut rng, label, None, out),
+        Style::Scanned => strokes::draw_scanned(&mut rng, label, out),
     }
     label
 }

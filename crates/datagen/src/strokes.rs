@@ -31,6 +31,10 @@ const THIN_PEN: f32 = 0.1;
 /// Fraction of digits seen through a blurred scan.
 const BLURRED: f32 = 0.2;
 
+/// Fraction of [`Style::Scanned`](crate::Style::Scanned) digits seen through a coarse
+/// scanner.
+pub(crate) const COARSE_SCANS: f32 = 0.1;
+
 /// Draws a handwritten `label` (allograph `form`, or a random one) into `out` (784 values).
 pub(crate) fn draw(rng: &mut SampleRng, label: u8, form: Option<usize>, out: &mut [f32]) {
     let forms = FORMS[usize::from(label) % 10];
@@ -46,6 +50,17 @@ pub(crate) fn draw(rng: &mut SampleRng, label: u8, form: Option<usize>, out: &mu
     let mut canvas = [0.0f32; CANVAS * CANVAS];
     let ink = draw_path(&mut canvas, CANVAS, &path, radius, soft);
     frame::centre_into(&canvas, ink, out);
+}
+
+/// [`draw`] for [`Style::Scanned`](crate::Style::Scanned): the same digit (its random draws
+/// come first), then a [`COARSE_SCANS`] fraction of them seen through a coarse scanner
+/// ([`frame::coarsen`] by 1.8-3 times: 9-16 pixels across the image, the digit's 20-pixel
+/// box 7-11).
+pub(crate) fn draw_scanned(rng: &mut SampleRng, label: u8, out: &mut [f32]) {
+    draw(rng, label, None, out);
+    if rng.chance(COARSE_SCANS) {
+        frame::coarsen(out, rng.range(1.8, 3.0));
+    }
 }
 
 /// The pen for a `label` (in range): radius in final pixels (at the half-ink edge) and edge
@@ -135,6 +150,29 @@ mod tests {
         // with a tenth of the pens 0.5-0.8 times as wide, about 12%.
         assert!(fine > 0.09 && fine < 0.15, "thin pens {fine}");
         assert!((blurred - BLURRED).abs() < 0.02, "blurred scans {blurred}");
+    }
+
+    #[test]
+    fn a_tenth_of_the_scanned_digits_are_coarse_and_the_rest_keep_their_bytes() {
+        let n = 4_000;
+        let mut coarse = 0;
+        for index in 0..n {
+            let (strokes, label) = crate::sample(crate::Style::Strokes, 9, index);
+            let (scanned, same_label) = crate::sample(crate::Style::Scanned, 9, index);
+            assert_eq!(label, same_label);
+            if scanned != strokes {
+                coarse += 1;
+                // Softer: a coarse scan spreads the ink over more grey pixels.
+                let grey = |img: &[f32]| img.iter().filter(|&&v| v > 0.05 && v < 0.95).count();
+                assert!(grey(&scanned) > grey(&strokes), "index {index}");
+                let peak = scanned.iter().copied().fold(0.0f32, f32::max);
+                assert!(
+                    (peak - 1.0).abs() < 1e-6 && scanned.iter().all(|v| (0.0..=1.0).contains(v))
+                );
+            }
+        }
+        let share = coarse as f32 / n as f32;
+        assert!((share - COARSE_SCANS).abs() < 0.015, "coarse scans {share}");
     }
 
     #[test]
