@@ -229,20 +229,23 @@ pub(crate) fn coarsen(image: &mut [f32], factor: f32) {
     }
 }
 
+/// Intensity-weighted centre of mass of a 28x28 image, (x, y): what the framing puts at the
+/// centre, for the crate's tests.
+#[cfg(test)]
+pub(crate) fn centre_of_mass(img: &[f32]) -> (f32, f32) {
+    let (mut m, mut mx, mut my) = (0.0, 0.0, 0.0);
+    for (i, &v) in img.iter().enumerate() {
+        m += v;
+        mx += v * (i % IMAGE_SIDE) as f32;
+        my += v * (i / IMAGE_SIDE) as f32;
+    }
+    (mx / m, my / m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng::SampleRng;
-
-    fn mass_centre(img: &[f32]) -> (f32, f32) {
-        let (mut m, mut x, mut y) = (0.0, 0.0, 0.0);
-        for (i, &v) in img.iter().enumerate() {
-            m += v;
-            x += v * (i % IMAGE_SIDE) as f32;
-            y += v * (i / IMAGE_SIDE) as f32;
-        }
-        (x / m, y / m)
-    }
 
     #[test]
     fn a_coarse_scan_keeps_a_flat_image_and_spreads_a_stroke_where_it_was() {
@@ -261,10 +264,10 @@ mod tests {
             bar[y * IMAGE_SIDE + 13] = 1.0;
             bar[y * IMAGE_SIDE + 14] = 1.0;
         }
-        let before = mass_centre(&bar);
+        let before = centre_of_mass(&bar);
         let mut scanned = bar.clone();
         coarsen(&mut scanned, 2.5);
-        let after = mass_centre(&scanned);
+        let after = centre_of_mass(&scanned);
         assert!((before.0 - after.0).abs() < 0.5 && (before.1 - after.1).abs() < 0.5);
         let inked = |img: &[f32]| img.iter().filter(|&&v| v > 0.05).count();
         assert!(

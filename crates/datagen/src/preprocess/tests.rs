@@ -1,6 +1,7 @@
 //! Tests of the whole pipeline, step by step, on pages drawn from the generator's digits.
 
 use super::*;
+use crate::frame::centre_of_mass;
 use crate::{sample, Style};
 use proptest::prelude::*;
 
@@ -57,17 +58,6 @@ fn run(data: &[f32], w: usize, h: usize) -> Prepared {
         &Page::new(w, h, Channels::Gray, data).unwrap(),
         &Options::default(),
     )
-}
-
-/// Intensity-weighted centre of mass of a 28x28 image, (x, y).
-fn centre_of_mass(img: &[f32]) -> (f32, f32) {
-    let (mut m, mut mx, mut my) = (0.0, 0.0, 0.0);
-    for (i, &v) in img.iter().enumerate() {
-        m += v;
-        mx += v * (i % IMAGE_SIDE) as f32;
-        my += v * (i / IMAGE_SIDE) as f32;
-    }
-    (mx / m, my / m)
 }
 
 /// Mean absolute difference of two 28x28 images, at the best whole-pixel shift of `a` by at
