@@ -92,6 +92,11 @@ impl Dataset {
         self.labels[i]
     }
 
+    /// Every image's bytes, to change in place.
+    pub(crate) fn images_mut(&mut self) -> &mut [u8] {
+        &mut self.images
+    }
+
     /// Image `i` as `f32` values in [0, 1].
     pub fn image_f32(&self, i: usize) -> Vec<f32> {
         self.image(i).iter().map(|&p| to_unit(p)).collect()

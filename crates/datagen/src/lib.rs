@@ -43,6 +43,7 @@
 mod allographs;
 mod augment;
 mod dataset;
+mod deskew;
 mod error;
 mod frame;
 mod gallery;
@@ -61,6 +62,7 @@ mod warp;
 pub use allographs::allographs;
 pub use augment::Augment;
 pub use dataset::{to_byte, to_unit, Dataset};
+pub use deskew::{deskew, deskew_bytes, slant};
 pub use error::{Error, Result};
 pub use gallery::{gallery, GalleryRow};
 pub use generate::{
