@@ -48,20 +48,29 @@ pub fn run(cli: &Cli, loaded: &Loaded, path: &Path) -> Result<()> {
             let calibrated = interop::onnx::temperature(&loaded.saved)
                 .map(|t| format!(", probabilities calibrated with temperature {t}"))
                 .unwrap_or_default();
+            let deskewed = interop::onnx::deskew(&loaded.saved)
+                .map(|d| format!(" (deskewed in the graph, shear at most {d})"))
+                .unwrap_or_default();
             println!(
-                "wrote {} ({} bytes): ONNX opset {}, IR version {}; input image [N, {c}, {h}, {w}] float in [0, 1]; outputs logits and probabilities [N, {classes}]{calibrated}",
+                "wrote {} ({} bytes): ONNX opset {}, IR version {}; input image [N, {c}, {h}, {w}] float in [0, 1]{deskewed}; outputs logits and probabilities [N, {classes}]{calibrated}",
                 path.display(),
                 bytes.len(),
                 interop::onnx::OPSET,
                 interop::onnx::IR_VERSION,
             );
         }
-        Format::Safetensors => println!(
-            "wrote {} ({} bytes): safetensors, {} tensors (F32) under our names, spec and class names in __metadata__",
-            path.display(),
-            bytes.len(),
-            loaded.saved.params.len()
-        ),
+        Format::Safetensors => {
+            let deskew = match loaded.deskew() {
+                d if d > 0.0 => format!("; the network alone: deskew its input images first (shear at most {d}, README \"Export\")"),
+                _ => String::new(),
+            };
+            println!(
+                "wrote {} ({} bytes): safetensors, {} tensors (F32) under our names, spec and class names in __metadata__{deskew}",
+                path.display(),
+                bytes.len(),
+                loaded.saved.params.len()
+            )
+        }
     }
     Ok(())
 }

@@ -45,6 +45,12 @@ impl Loaded {
         vision::temperature_of(&self.saved.meta)
     }
 
+    /// The deskewing the model was trained with (`meta.deskew`), or 0: its test images and
+    /// pictures are deskewed alike.
+    pub fn deskew(&self) -> f32 {
+        vision::deskew_of(&self.saved.meta)
+    }
+
     /// The test-time views the model was calibrated on (`meta.calibration.views`), or 1.
     pub fn views(&self) -> usize {
         vision::views_of(&self.saved.meta)
@@ -74,6 +80,7 @@ impl Loaded {
             min_energy: self.min_energy(),
             saliency,
             views: self.views(),
+            deskew: self.deskew(),
         }
     }
 
@@ -109,8 +116,22 @@ impl Loaded {
         }
     }
 
-    /// The test images and their description, checked against the model's input size.
+    /// The test images as the network sees them (deskewed when the model was trained so) and
+    /// their description, checked against the model's input size.
     pub fn test_data(&self, cli: &Cli) -> Result<(Dataset, String)> {
+        let (data, desc) = self.test_pictures(cli)?;
+        Ok(match self.deskew() {
+            d if d > 0.0 => (
+                data.deskewed(d),
+                format!("{desc}, deskewed as the model was trained (shear at most {d})"),
+            ),
+            _ => (data, desc),
+        })
+    }
+
+    /// The test images as they are, for the picture path (which prepares and deskews each
+    /// one itself), and their description.
+    pub fn test_pictures(&self, cli: &Cli) -> Result<(Dataset, String)> {
         let (data, desc) = match self.data_source(cli) {
             DataSource::Synthetic => {
                 let style: Style = match cli.style {

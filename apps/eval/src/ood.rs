@@ -45,7 +45,7 @@ struct Judged {
 /// Runs the check and prints (and with `--json` writes) the report.
 pub fn run(cli: &Cli, m: &Loaded, other: &DataSource) -> Result<()> {
     vision::check_model(&m.saved.spec)?;
-    let (digits, desc) = m.test_data(cli)?;
+    let (digits, desc) = m.test_pictures(cli)?;
     let others = match other {
         DataSource::Idx(dir) => idx::load_split(dir, idx::Split::Test)
             .with_context(|| format!("loading --ood data from {}", dir.display()))?

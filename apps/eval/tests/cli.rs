@@ -191,3 +191,47 @@ fn eval_tests_on_the_idx_directory_the_model_names() {
         "{stderr}"
     );
 }
+
+// See: issue #15 and #19 (a model trained on deskewed digits is tested on deskewed digits,
+// and says so).
+#[test]
+fn a_deskewing_model_is_tested_on_deskewed_digits() {
+    let dir = scratch("deskew");
+    let mut meta = serde_json::Map::new();
+    meta.insert("seed".into(), 1.into());
+    meta.insert("style".into(), "strokes".into());
+    meta.insert("data".into(), "synthetic".into());
+    meta.insert("deskew".into(), 0.75.into());
+    // The network of `model()`, its meta saying it was trained on deskewed digits.
+    let deskewing = write_model(&dir.join("deskew.json"), meta);
+    let run = |model: &std::path::Path, name: &str| {
+        let json = dir.join(name);
+        let out = eval(&[
+            "--model",
+            model.to_str().unwrap(),
+            "--count",
+            "500",
+            "--samples",
+            "0",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), v)
+    };
+    let (said, deskewed) = run(&deskewing, "deskew-eval.json");
+    assert!(
+        said.contains("deskewed as the model was trained (shear at most 0.75)"),
+        "{said}"
+    );
+    let (plain_said, plain) = run(model(), "plain-eval.json");
+    assert!(!plain_said.contains("deskewed"), "{plain_said}");
+    // The same network on other images: other answers.
+    assert_ne!(deskewed["confusion"], plain["confusion"]);
+}

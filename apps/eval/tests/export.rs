@@ -127,12 +127,27 @@ fn onnxruntime_agrees(model: &Path, temperature: f32) -> Value {
     let n = 1000;
     let data = datagen::generate(datagen::Style::Strokes, 9, engine::SYNTHETIC_TEST_START, n);
     let classes = saved.spec.classes().unwrap();
-    let mut predictor = engine::Predictor::new(&net, 28, 28, classes).unwrap();
-    let mut logits = Vec::new();
-    predictor.logits_into(&mut logits, data.images()).unwrap();
+    let images: Vec<f32> = data.images().iter().map(|&p| datagen::to_unit(p)).collect();
+    let logits = match vision::deskew_of(&saved.meta) {
+        // The images as they are go into the file: it deskews them itself. Ours are the
+        // same images deskewed (in floats, as the picture path does) through the network.
+        d if d > 0.0 => {
+            let mut deskewed = images.clone();
+            for image in deskewed.chunks_exact_mut(28 * 28) {
+                datagen::deskew(image, 28, d);
+            }
+            let x = tensor::Tensor::from_vec(vec![n, 1, 28, 28], deskewed).unwrap();
+            net.infer(&x).unwrap().data().to_vec()
+        }
+        _ => {
+            let mut predictor = engine::Predictor::new(&net, 28, 28, classes).unwrap();
+            let mut logits = Vec::new();
+            predictor.logits_into(&mut logits, data.images()).unwrap();
+            logits
+        }
+    };
     let scaled: Vec<f32> = logits.iter().map(|l| l / temperature).collect();
     let probs = tensor::reference::softmax_rows(&scaled, n, classes);
-    let images: Vec<f32> = data.images().iter().map(|&p| datagen::to_unit(p)).collect();
     write_f32(&dir.join("images.f32"), &images);
     write_f32(&dir.join("probs.f32"), &probs);
 
@@ -198,6 +213,60 @@ fn onnx_export_of_every_operator_and_a_temperature_agrees_too() {
         ])
     );
     assert_eq!(report["metadata"]["calibration.temperature"], "1.7");
+}
+
+// See: issue #15 (a deskewing model deskews in its ONNX graph, so a client feeds it the
+// prepared image as it is).
+#[test]
+fn onnx_export_of_a_deskewing_model_deskews_in_the_graph() {
+    if !python_clients() {
+        return;
+    }
+    let (mut saved, _) = cli::load_model(seed_model()).unwrap();
+    saved.meta.insert("deskew".into(), 0.75.into());
+    let model = save("deskew", &saved);
+    let report = onnxruntime_agrees(&model, 1.0);
+    let ops: Vec<String> = serde_json::from_value(report["ops"].clone()).unwrap();
+    let first_layer = ops.iter().position(|o| o == "Conv").unwrap();
+    assert!(
+        ops[..first_layer].contains(&"MatMul".to_string()),
+        "{ops:?}"
+    );
+    assert!(ops[..first_layer].contains(&"Clip".to_string()), "{ops:?}");
+    assert_eq!(
+        &ops[first_layer..],
+        ["Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Softmax"]
+    );
+    assert_eq!(report["metadata"]["digits.deskew"], "0.75");
+    let said = ok(&eval(&[
+        "--model",
+        model.to_str().unwrap(),
+        "--export",
+        model.with_extension("onnx").to_str().unwrap(),
+    ]));
+    assert!(
+        said.contains("(deskewed in the graph, shear at most 0.75)"),
+        "{said}"
+    );
+    assert_eq!(report["argmax_agree"], 1000);
+    // Agreeing with our deskewed answers means something: deskewing moves them.
+    let (_, net) = cli::load_model(&model).unwrap();
+    let data = datagen::generate(datagen::Style::Strokes, 9, engine::SYNTHETIC_TEST_START, 50);
+    let mut images: Vec<f32> = data.images().iter().map(|&p| datagen::to_unit(p)).collect();
+    let logits = |images: &[f32]| {
+        let x = tensor::Tensor::from_vec(vec![50, 1, 28, 28], images.to_vec()).unwrap();
+        net.infer(&x).unwrap().data().to_vec()
+    };
+    let plain = logits(&images);
+    for image in images.chunks_exact_mut(28 * 28) {
+        datagen::deskew(image, 28, 0.75);
+    }
+    let moved = plain
+        .iter()
+        .zip(logits(&images))
+        .filter(|(a, b)| (*a - b).abs() > 0.01)
+        .count();
+    assert!(moved > 100, "{moved} of 500 logits moved");
 }
 
 /// `eval --json` on the same 500 synthetic digits, without the model's path.

@@ -21,6 +21,8 @@ struct Fresh {
     seed: u64,
     /// Images per epoch.
     count: usize,
+    /// `--deskew`.
+    deskew: f32,
 }
 
 /// Training, validation and test images.
@@ -44,12 +46,13 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
     let started = Instant::now();
     let val_count = (s.train_size as f64 * s.val_fraction).round() as usize;
     let mut fresh = None;
+    let deskew = s.deskew as f32;
     let (train, test, description) = match cli::data_dir(&s.data)? {
         None => {
             let style: Style = s.style.map_or(Style::Strokes, Style::from);
             let (train, description) = match s.epoch_data {
                 EpochData::Same => (
-                    datagen::generate(style, s.seed, 0, s.train_size),
+                    datagen::generate(style, s.seed, 0, s.train_size).deskewed(deskew),
                     format!("synthetic {style} digits, seed {}", s.seed),
                 ),
                 EpochData::Fresh => {
@@ -58,9 +61,10 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
                         style,
                         seed: s.seed,
                         count,
+                        deskew,
                     });
                     (
-                        datagen::generate(style, s.seed, 0, count),
+                        datagen::generate(style, s.seed, 0, count).deskewed(deskew),
                         format!(
                             "synthetic {style} digits, seed {}, new ones each epoch",
                             s.seed
@@ -68,17 +72,20 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
                     )
                 }
             };
-            let test = datagen::generate(style, s.seed, SYNTHETIC_TEST_START, s.test_size);
+            let test = datagen::generate(style, s.seed, SYNTHETIC_TEST_START, s.test_size)
+                .deskewed(deskew);
             (train, test, description)
         }
         Some(dir) => {
             let dir = dir.as_path();
             let train = idx::load_split(dir, idx::Split::Train)
                 .with_context(|| format!("loading training data from {}", dir.display()))?
-                .truncated(s.train_size);
+                .truncated(s.train_size)
+                .deskewed(deskew);
             let test = idx::load_split(dir, idx::Split::Test)
                 .with_context(|| format!("loading test data from {}", dir.display()))?
-                .truncated(s.test_size);
+                .truncated(s.test_size)
+                .deskewed(deskew);
             (train, test, format!("IDX files in {}", dir.display()))
         }
     };
@@ -101,8 +108,9 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
         None => split_validation(train, s.val_fraction, s.seed),
         Some(f) => (
             train,
-            (val_count > 0)
-                .then(|| datagen::generate(f.style, f.seed, VALIDATION_START, val_count)),
+            (val_count > 0).then(|| {
+                datagen::generate(f.style, f.seed, VALIDATION_START, val_count).deskewed(f.deskew)
+            }),
         ),
     };
     if s.batch_size > train.len() {
@@ -142,7 +150,7 @@ impl Data {
         self.train =
             Dataset::new(Vec::new(), Vec::new(), rows, cols).expect("an empty dataset is valid");
         let start = (epoch as u64).wrapping_mul(f.count as u64);
-        self.train = datagen::generate(f.style, f.seed, start, f.count);
+        self.train = datagen::generate(f.style, f.seed, start, f.count).deskewed(f.deskew);
         self.epoch = epoch;
     }
 }

@@ -86,6 +86,13 @@ pub struct Cli {
     /// views' probabilities [default: 9].
     #[arg(long, value_name = "N", value_parser = values::view_count, allow_negative_numbers = true)]
     pub views: Option<usize>,
+    /// Straighten slanted digits before the network sees them: every image (training, test,
+    /// outliers, and later every picture `eval` and the page judge) is sheared by its ink's
+    /// slant (`datagen::deskew`), by at most X (a shear of X pixels across for each pixel
+    /// down); 0 = off [default: 0.75 for the seed network and `--arch lenet` on synthetic
+    /// digits, else 0].
+    #[arg(long, value_name = "X", value_parser = values::non_negative, allow_negative_numbers = true)]
+    pub deskew: Option<f64>,
     /// Hold out this fraction of the training images, in [0, 0.5), for validation; the epoch
     /// with the best validation accuracy is the one saved (the test set never chooses)
     /// [default: 0].

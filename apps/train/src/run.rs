@@ -139,7 +139,8 @@ pub fn train(
     });
     let mut metrics = Metrics::open(outputs.metrics)?;
     // Outlier exposure: a fixed pool of non-digits, drawn from per step.
-    let pool = (s.outliers > 0).then(|| datagen::nondigits(s.seed, 0, OUTLIER_POOL));
+    let pool = (s.outliers > 0)
+        .then(|| datagen::nondigits(s.seed, 0, OUTLIER_POOL).deskewed(s.deskew as f32));
     let exposure = pool.as_ref().map(|p| Exposure {
         data: p,
         per_batch: s.outliers,

@@ -61,6 +61,10 @@ pub struct Settings {
     /// `--views` (absent in files written before it: one view).
     #[serde(default = "one_view")]
     pub views: usize,
+    /// `--deskew`: the largest shear that straightens an image's slant; 0 = off (absent in
+    /// files written before it: off).
+    #[serde(default)]
+    pub deskew: f64,
     /// `--outlier-loss` (absent in files written before it: uniform).
     #[serde(default = "uniform_loss")]
     pub outlier_loss: OutlierLoss,
@@ -93,6 +97,19 @@ pub const DEFAULT_OUTLIERS: usize = 8;
 /// the network's probabilities over the image and its eight one-pixel shifts.
 pub const DEFAULT_VIEWS: usize = 9;
 
+/// `--deskew` of the seed network and `--arch lenet` on synthetic digits. Measured on the
+/// development sets over training seeds 1-4 (README, "Deskewing"): the seed network flags
+/// 89.9% of the letter photos instead of 85.5%, 87.5% of Fashion-MNIST instead of 85.0%, reads
+/// 90.9% of the pairs instead of 88.5%, 93.9% of far-slanted digits instead of 84.8%, with an
+/// ECE of 1.2% instead of 1.75%, for 0.35 point of the real digits (95.9% against 96.25%);
+/// the LeNet-style network gains on every figure. 1 straightened far slants a little more
+/// (94.5%) for 0.05 point more of the real digits; 0.5 less (91.0%), and 0.3 flagged fewer
+/// garments than no deskewing (83.1%).
+pub const DEFAULT_DESKEW: f64 = 0.75;
+
+/// The largest `--deskew` taken.
+pub const MAX_DESKEW: f64 = 2.0;
+
 fn same_data() -> EpochData {
     EpochData::Same
 }
@@ -122,6 +139,8 @@ pub struct Recipe {
     pub outlier_loss: OutlierLoss,
     /// `--style`, for synthetic data.
     pub style: StyleArg,
+    /// `--deskew`.
+    pub deskew: f64,
 }
 
 /// The defaults for every network and data set: 3 passes over 60,000 images, 64 a step.
@@ -133,6 +152,7 @@ const PLAIN_RECIPE: Recipe = Recipe {
     sgd_lr: 0.05,
     outlier_loss: OutlierLoss::Uniform,
     style: StyleArg::Strokes,
+    deskew: 0.0,
 };
 
 /// The seed network on synthetic digits (the default run): 8 passes over 100,000 images,
@@ -144,6 +164,7 @@ pub const SEED_SYNTHETIC_RECIPE: Recipe = Recipe {
     epochs: 8,
     train_size: 100_000,
     outlier_loss: OutlierLoss::Energy,
+    deskew: DEFAULT_DESKEW,
     ..PLAIN_RECIPE
 };
 
@@ -164,6 +185,7 @@ pub const LENET_SYNTHETIC_RECIPE: Recipe = Recipe {
     sgd_lr: 0.1,
     outlier_loss: OutlierLoss::Uniform,
     style: StyleArg::Scanned,
+    deskew: DEFAULT_DESKEW,
 };
 
 /// The default recipe of network `arch` on `data`. The seed network is named `seed` or
@@ -236,6 +258,9 @@ impl Settings {
                 "--epoch-data fresh draws new synthetic images: it does not apply to --data {data}"
             );
         }
+        if let Some(d) = cli.deskew.filter(|&d| d > MAX_DESKEW) {
+            bail!("--deskew {d} is a shear of more than {MAX_DESKEW} (a pixel across for each pixel down): no digit leans that far");
+        }
         let epochs = cli.epochs.unwrap_or(recipe.epochs);
         let warmup_epochs = cli.warmup_epochs.unwrap_or(0.0);
         if warmup_epochs > epochs as f64 {
@@ -285,6 +310,7 @@ impl Settings {
             }),
             outlier_loss: cli.outlier_loss.unwrap_or(recipe.outlier_loss),
             views: cli.views.unwrap_or(DEFAULT_VIEWS),
+            deskew: cli.deskew.unwrap_or(recipe.deskew),
             train_size,
             epoch_data,
             test_size: cli.test_size.unwrap_or(10_000),

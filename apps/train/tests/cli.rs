@@ -74,6 +74,14 @@ fn bad_values_are_one_line_errors() {
             vec!["--views", "4", "--out", m],
             "expected 1, 5 or 9 views, got '4'",
         ),
+        (
+            vec!["--deskew", "-0.5", "--out", m],
+            "expected a number of 0 or more, got '-0.5'",
+        ),
+        (
+            vec!["--deskew", "3", "--out", m],
+            "--deskew 3 is a shear of more than 2",
+        ),
     ] {
         let out = train(&args, None);
         assert_one_line_error(&out, needle);
@@ -473,15 +481,15 @@ fn the_energy_floor_quantile_follows_the_network() {
         assert_eq!(c["views"], 9, "{c}");
         c["energy_quantile"].as_f64().unwrap()
     };
-    // The seed network, by name or spelled out, keeps its 1% floor; a network with a hidden
-    // layer gets the lower one.
-    assert_eq!(quantile_of("seed.json", None), 0.01);
+    // The seed network, by name or spelled out, has a 0.5% floor on its deskewed digits (1%
+    // with `--deskew 0`: see the deskewing test); a network with a hidden layer the same.
+    assert_eq!(quantile_of("seed.json", None), 0.005);
     assert_eq!(
         quantile_of(
             "seed-spelled.json",
             Some("conv8x3,relu,pool2,flatten,dense10")
         ),
-        0.01
+        0.005
     );
     assert_eq!(
         quantile_of(
@@ -490,6 +498,48 @@ fn the_energy_floor_quantile_follows_the_network() {
         ),
         0.005
     );
+}
+
+// See: issue #15 and #19 (deskewing: the default of the seed and LeNet-style networks on
+// synthetic digits, stored in the model so every image it judges is deskewed alike).
+#[test]
+fn the_preset_networks_deskew_by_default_and_the_model_says_so() {
+    let dir = scratch("deskew");
+    let model_of = |name: &str, extra: &[&str]| {
+        let model = dir.join(name);
+        let mut args = small_run(&model);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run_ok(&args);
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(&model).unwrap()).unwrap()
+    };
+    let default = model_of("default.json", &[]);
+    assert_eq!(default["meta"]["deskew"], 0.75);
+    assert_eq!(default["meta"]["calibration"]["energy_quantile"], 0.005);
+    let off = model_of("off.json", &["--deskew", "0"]);
+    assert_eq!(off["meta"]["deskew"], 0.0);
+    assert_eq!(off["meta"]["calibration"]["energy_quantile"], 0.01);
+    // The images differ, so the networks do.
+    assert_ne!(default["checksum"], off["checksum"]);
+    assert_eq!(
+        model_of("lenet.json", &["--arch", "lenet"])["meta"]["deskew"],
+        0.75
+    );
+    // Another network keeps its images as they are unless asked.
+    let hidden = model_of(
+        "hidden.json",
+        &["--arch", "conv8x3,relu,pool2,flatten,dense32,relu,dense10"],
+    );
+    assert_eq!(hidden["meta"]["deskew"], 0.0);
+    let asked = model_of(
+        "asked.json",
+        &[
+            "--arch",
+            "conv8x3,relu,pool2,flatten,dense32,relu,dense10",
+            "--deskew",
+            "0.5",
+        ],
+    );
+    assert_eq!(asked["meta"]["deskew"], 0.5);
 }
 
 // See: issue #15 and #19 (test-time views).

@@ -12,7 +12,9 @@
 //! The graph's input is `image`, float `[N, C, H, W]` (gray 28x28 for our networks) with a
 //! dynamic batch `N`; its outputs are `logits` `[N, classes]` and `probabilities`
 //! (`Softmax` over the classes, of `logits / T` when the model carries a calibration
-//! temperature `T`).
+//! temperature `T`). A model trained on deskewed digits (`meta.deskew`) deskews `image` in
+//! the graph first, as `datagen::deskew` does (moments with `ReduceSum`, the shear as a
+//! `MatMul` with a triangle kernel), so a client feeds it the prepared image as it is.
 
 use nn::{LayerSpec, SavedModel};
 
@@ -28,8 +30,9 @@ pub const OPSET: i64 = 13;
 /// `preprocessing` so a user of the ONNX file prepares pictures as we do.
 pub const PREPROCESSING: &str = "input 'image' is float32 [N, 1, 28, 28], values in [0, 1]: 0 is the background, 1 is full ink (light ink on dark, as MNIST; a byte p becomes p / 255). Pictures are prepared as MNIST was: gray, dark-on-light inverted, cropped to the ink, the long side scaled to 20 pixels keeping the aspect, pasted so the centre of mass is at (14, 14) (datagen::preprocess::prepare does this)";
 
-// TensorProto.DataType.FLOAT
+// TensorProto.DataType.FLOAT and INT64
 const FLOAT: i64 = 1;
+const INT64: i64 = 7;
 // AttributeProto.AttributeType
 const ATTR_INT: i64 = 2;
 const ATTR_INTS: i64 = 7;
@@ -74,12 +77,179 @@ fn node(op: &str, name: &str, inputs: &[&str], output: &str, attrs: &[Message]) 
 }
 
 fn initializer(name: &str, shape: &[usize], data: &[f32]) -> Message {
+    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    tensor(name, shape, FLOAT, &raw)
+}
+
+/// An int64 initializer (axes and shapes).
+fn initializer_i64(name: &str, data: &[i64]) -> Message {
+    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    tensor(name, &[data.len()], INT64, &raw)
+}
+
+fn tensor(name: &str, shape: &[usize], data_type: i64, raw: &[u8]) -> Message {
     let mut t = Message::new();
     let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-    t.ints(1, &dims).int(2, FLOAT).string(8, name);
-    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    t.bytes(9, &raw);
+    t.ints(1, &dims).int(2, data_type).string(8, name);
+    t.bytes(9, raw);
     t
+}
+
+/// The deskewing a model was trained with (`meta.deskew`, the largest shear that straightens
+/// a digit's slant), when it is a finite number above zero.
+pub fn deskew(saved: &SavedModel) -> Option<f32> {
+    let d = saved.meta.get("deskew")?.as_f64()? as f32;
+    (d.is_finite() && d > 0.0).then_some(d)
+}
+
+/// The nodes and initializers that deskew `image` (`[N, 1, h, w]`) into `deskewed` as
+/// `datagen::deskew` does: the slant `s = cov(x, y) / var(y)` of the ink, clamped to
+/// `±max_shear`, and row `y` moved by `s * (y - ȳ)` pixels, sampled linearly between columns
+/// (as a product with the triangle kernel `relu(1 - |i - x - shift|)`, so opset 13 needs no
+/// resampling operator). A blank image (no ink) stays blank.
+fn deskew_graph(h: usize, w: usize, max_shear: f32) -> (Vec<Message>, Vec<Message>) {
+    let f = |v: usize| v as f32;
+    let xs: Vec<f32> = (0..w).map(f).collect();
+    let ys: Vec<f32> = (0..h).map(f).collect();
+    // (i - x) for source column i (rows of the kernel) and output column x.
+    let ix: Vec<f32> = (0..w)
+        .flat_map(|i| (0..w).map(move |x| i as f32 - x as f32))
+        .collect();
+    let inits = vec![
+        initializer("deskew.xs", &[1, 1, 1, w], &xs),
+        initializer("deskew.ys", &[1, 1, h, 1], &ys),
+        initializer("deskew.ys5", &[1, 1, h, 1, 1], &ys),
+        initializer("deskew.ix", &[1, 1, 1, w, w], &ix),
+        initializer("deskew.tiny", &[], &[1e-12]),
+        initializer("deskew.one", &[], &[1.0]),
+        initializer("deskew.min", &[], &[-max_shear]),
+        initializer("deskew.max", &[], &[max_shear]),
+        initializer_i64("deskew.axes", &[2, 3]),
+        initializer_i64("deskew.per_image", &[-1, 1, 1, 1, 1]),
+        initializer_i64("deskew.rows", &[-1, 1, h as i64, 1, w as i64]),
+        initializer_i64("deskew.image", &[-1, 1, h as i64, w as i64]),
+    ];
+    let sum = |name: &str, input: &str, output: &str| {
+        node(
+            "ReduceSum",
+            name,
+            &[input, "deskew.axes"],
+            output,
+            &[attr_int("keepdims", 1)],
+        )
+    };
+    let op =
+        |op: &str, name: &str, inputs: &[&str], output: &str| node(op, name, inputs, output, &[]);
+    let nodes = vec![
+        // Mass and centre of mass (a blank image's mass is the tiny floor: centre 0, slant 0).
+        sum("deskew_mass", "image", "deskew.m0"),
+        op(
+            "Max",
+            "deskew_floor",
+            &["deskew.m0", "deskew.tiny"],
+            "deskew.m",
+        ),
+        op("Mul", "deskew_ix", &["image", "deskew.xs"], "deskew.wx"),
+        sum("deskew_sx", "deskew.wx", "deskew.sx"),
+        op("Div", "deskew_mx", &["deskew.sx", "deskew.m"], "deskew.mx"),
+        op("Mul", "deskew_iy", &["image", "deskew.ys"], "deskew.wy"),
+        sum("deskew_sy", "deskew.wy", "deskew.sy"),
+        op("Div", "deskew_my", &["deskew.sy", "deskew.m"], "deskew.my"),
+        // cov(x, y) and var(y) of the ink.
+        op("Sub", "deskew_dx", &["deskew.xs", "deskew.mx"], "deskew.dx"),
+        op("Sub", "deskew_dy", &["deskew.ys", "deskew.my"], "deskew.dy"),
+        op("Mul", "deskew_idy", &["image", "deskew.dy"], "deskew.wdy"),
+        op(
+            "Mul",
+            "deskew_idxdy",
+            &["deskew.wdy", "deskew.dx"],
+            "deskew.wdxdy",
+        ),
+        sum("deskew_cov", "deskew.wdxdy", "deskew.cov"),
+        op(
+            "Mul",
+            "deskew_idydy",
+            &["deskew.wdy", "deskew.dy"],
+            "deskew.wdydy",
+        ),
+        sum("deskew_var0", "deskew.wdydy", "deskew.var0"),
+        op(
+            "Max",
+            "deskew_var",
+            &["deskew.var0", "deskew.tiny"],
+            "deskew.var",
+        ),
+        op(
+            "Div",
+            "deskew_slant",
+            &["deskew.cov", "deskew.var"],
+            "deskew.s0",
+        ),
+        op(
+            "Clip",
+            "deskew_clamp",
+            &["deskew.s0", "deskew.min", "deskew.max"],
+            "deskew.s",
+        ),
+        // Each row's shift, then the triangle kernel over (row, source column, column).
+        op(
+            "Reshape",
+            "deskew_s5",
+            &["deskew.s", "deskew.per_image"],
+            "deskew.s5",
+        ),
+        op(
+            "Reshape",
+            "deskew_my5",
+            &["deskew.my", "deskew.per_image"],
+            "deskew.my5",
+        ),
+        op(
+            "Sub",
+            "deskew_dy5",
+            &["deskew.ys5", "deskew.my5"],
+            "deskew.dy5",
+        ),
+        op(
+            "Mul",
+            "deskew_shift",
+            &["deskew.s5", "deskew.dy5"],
+            "deskew.shift",
+        ),
+        op(
+            "Sub",
+            "deskew_d",
+            &["deskew.ix", "deskew.shift"],
+            "deskew.d",
+        ),
+        op("Abs", "deskew_abs", &["deskew.d"], "deskew.ad"),
+        op(
+            "Sub",
+            "deskew_tri",
+            &["deskew.one", "deskew.ad"],
+            "deskew.t0",
+        ),
+        op("Relu", "deskew_kernel", &["deskew.t0"], "deskew.k"),
+        op(
+            "Reshape",
+            "deskew_rows",
+            &["image", "deskew.rows"],
+            "deskew.r",
+        ),
+        op(
+            "MatMul",
+            "deskew_shear",
+            &["deskew.r", "deskew.k"],
+            "deskew.out",
+        ),
+        op(
+            "Reshape",
+            "deskew_image",
+            &["deskew.out", "deskew.image"],
+            "deskewed",
+        ),
+    ];
+    (nodes, inits)
 }
 
 /// A `ValueInfoProto` for a float tensor whose first dimension is the symbolic batch `N`.
@@ -141,6 +311,14 @@ pub fn encode(saved: &SavedModel, class_names: &[String]) -> Result<Vec<u8>> {
     let mut nodes: Vec<(String, Message)> = Vec::new();
     let mut inits = Vec::new();
     let mut current = "image".to_string();
+    let deskew = deskew(saved);
+    if let Some(max_shear) = deskew {
+        let [_, h, w] = spec.input;
+        let (ds_nodes, ds_inits) = deskew_graph(h, w, max_shear);
+        nodes.extend(ds_nodes.into_iter().map(|n| ("deskew".to_string(), n)));
+        inits.extend(ds_inits);
+        current = "deskewed".to_string();
+    }
     let mut pending: Option<(String, String, Vec<String>, Vec<Message>)> = None;
     // Each layer's node is built once its output name is known: the last one writes `logits`.
     let mut flush = |pending: &mut Option<(String, String, Vec<String>, Vec<Message>)>,
@@ -289,6 +467,9 @@ pub fn encode(saved: &SavedModel, class_names: &[String]) -> Result<Vec<u8>> {
     model.message(14, &entry("digits.spec", &spec_json));
     if let Some(t) = temperature {
         model.message(14, &entry("calibration.temperature", &t.to_string()));
+    }
+    if let Some(d) = deskew {
+        model.message(14, &entry("digits.deskew", &d.to_string()));
     }
     Ok(model.into_bytes())
 }

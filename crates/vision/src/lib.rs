@@ -30,6 +30,6 @@ mod recognise;
 pub use error::{Error, Result};
 pub use picture::{decode, read, Picture, MAX_FILE, MAX_PIXELS};
 pub use recognise::{
-    check_model, found, min_energy_of, recognise, recognise_number, recognise_with, temperature_of,
-    views_of, Recognition, Settings, Verdict, DEFAULT_MIN_CONFIDENCE,
+    check_model, deskew_of, found, min_energy_of, recognise, recognise_number, recognise_with,
+    temperature_of, views_of, Recognition, Settings, Verdict, DEFAULT_MIN_CONFIDENCE,
 };

@@ -116,6 +116,9 @@ pub struct Settings {
     /// of the views', at the temperature, the energy the mean of theirs. The saliency is that
     /// of the image itself.
     pub views: usize,
+    /// The largest shear that straightens the prepared image's slant before the network
+    /// sees it ([`datagen::deskew`]), as the model was trained; 0: none.
+    pub deskew: f32,
 }
 
 impl Default for Settings {
@@ -126,6 +129,7 @@ impl Default for Settings {
             min_energy: None,
             saliency: true,
             views: 1,
+            deskew: 0.0,
         }
     }
 }
@@ -148,6 +152,17 @@ pub fn min_energy_of(meta: &serde_json::Map<String, serde_json::Value>) -> Optio
         .and_then(|t| t.as_f64())
         .map(|t| t as f32)
         .filter(|t| t.is_finite())
+}
+
+/// The deskewing a model was trained with (its settings' `deskew`, the largest shear that
+/// straightens a digit's slant), or 0 (none) when there is none or it is not a finite number
+/// above zero: every image the model judges is deskewed as its training images were.
+pub fn deskew_of(meta: &serde_json::Map<String, serde_json::Value>) -> f32 {
+    meta.get("deskew")
+        .and_then(|d| d.as_f64())
+        .map(|d| d as f32)
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .unwrap_or(0.0)
 }
 
 /// The test-time views stored in a model file's `meta` under `calibration.views` (1, 5 or
@@ -202,7 +217,8 @@ pub fn recognise_number(
 
 /// The network's answer and the verdict on one prepared image.
 fn judge(model: &Sequential, prepared: Prepared, settings: &Settings) -> Result<Recognition> {
-    let input = prepared.pixels;
+    let mut input = prepared.pixels;
+    datagen::deskew(&mut input, IMAGE_SIDE, settings.deskew);
     let t = if settings.temperature.is_finite() && settings.temperature > 0.0 {
         settings.temperature
     } else {
@@ -408,4 +424,61 @@ pub fn found(d: &Diagnostics) -> String {
         .ok();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datagen::preprocess::Channels;
+
+    // See: issue #15 (a model trained on deskewed digits judges deskewed pictures).
+    #[test]
+    fn a_deskewing_model_sees_the_prepared_picture_deskewed() {
+        let model = nn::ModelSpec::seed().build(1).unwrap();
+        // A dark bar leaning to the right on light paper.
+        let (w, h) = (80usize, 80usize);
+        let mut gray = vec![0.95f32; w * h];
+        for y in 10..70 {
+            let c = 40.0 - 0.4 * (y as f32 - 40.0);
+            for x in 0..w {
+                if (x as f32 - c).abs() < 3.0 {
+                    gray[y * w + x] = 0.1;
+                }
+            }
+        }
+        let page = Page::new(w, h, Channels::Gray, &gray).unwrap();
+        let settings = Settings {
+            saliency: false,
+            ..Settings::default()
+        };
+        let plain = recognise_with(&model, &page, &settings).unwrap();
+        let deskewed = recognise_with(
+            &model,
+            &page,
+            &Settings {
+                deskew: 0.75,
+                ..settings
+            },
+        )
+        .unwrap();
+        let prepared = prepare(&page, &Options::default()).pixels;
+        assert_eq!(plain.input, prepared);
+        let mut want = prepared.clone();
+        datagen::deskew(&mut want, IMAGE_SIDE, 0.75);
+        assert_eq!(deskewed.input, want);
+        let lean = |img: &[f32]| datagen::slant(img, IMAGE_SIDE).unwrap();
+        assert!(lean(&plain.input) < -0.2, "{}", lean(&plain.input));
+        assert!(
+            lean(&deskewed.input).abs() < 0.05,
+            "{}",
+            lean(&deskewed.input)
+        );
+        assert_ne!(plain.probs, deskewed.probs);
+        // The model's setting is read from its meta; none or nonsense is no deskewing.
+        let meta = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert_eq!(deskew_of(&meta(serde_json::json!({"deskew": 0.75}))), 0.75);
+        assert_eq!(deskew_of(&meta(serde_json::json!({}))), 0.0);
+        assert_eq!(deskew_of(&meta(serde_json::json!({"deskew": -1}))), 0.0);
+        assert_eq!(deskew_of(&meta(serde_json::json!({"deskew": "yes"}))), 0.0);
+    }
 }
