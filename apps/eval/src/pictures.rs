@@ -57,6 +57,7 @@ pub fn run(cli: &Cli, m: &Loaded, paths: &[String]) -> Result<()> {
             "class_names": names,
             "min_confidence": m.min_confidence(cli),
             "temperature": m.temperature(),
+            "deskew": m.deskew(),
             "model": cli.model,
         });
         crate::write_json(path, &out)?;
