@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_one_line_error, eval, model, scratch, write_model};
+use common::{assert_one_line_error, eval, model, model_meta, scratch, write_model};
 
 #[test]
 fn missing_model_says_to_train_first() {
@@ -197,10 +197,7 @@ fn eval_tests_on_the_idx_directory_the_model_names() {
 #[test]
 fn a_deskewing_model_is_tested_on_deskewed_digits() {
     let dir = scratch("deskew");
-    let mut meta = serde_json::Map::new();
-    meta.insert("seed".into(), 1.into());
-    meta.insert("style".into(), "strokes".into());
-    meta.insert("data".into(), "synthetic".into());
+    let mut meta = model_meta();
     meta.insert("deskew".into(), 0.75.into());
     // The network of `model()`, its meta saying it was trained on deskewed digits.
     let deskewing = write_model(&dir.join("deskew.json"), meta);

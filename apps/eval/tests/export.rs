@@ -109,6 +109,12 @@ fn write_f32(path: &Path, values: &[f32]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// The network's logits for `images` (28x28 floats, image after image), through the layers.
+fn float_logits(net: &nn::Sequential, images: &[f32]) -> Vec<f32> {
+    let x = tensor::Tensor::from_vec(vec![images.len() / 784, 1, 28, 28], images.to_vec()).unwrap();
+    net.infer(&x).unwrap().data().to_vec()
+}
+
 /// Exports `model` to ONNX with the binary, then has onnx.checker (full_check) and
 /// onnxruntime check it on 1,000 images against our probabilities (softmax of the logits of
 /// the same path `eval` uses, divided by the temperature when there is one).
@@ -136,8 +142,7 @@ fn onnxruntime_agrees(model: &Path, temperature: f32) -> Value {
             for image in deskewed.chunks_exact_mut(28 * 28) {
                 datagen::deskew(image, 28, d);
             }
-            let x = tensor::Tensor::from_vec(vec![n, 1, 28, 28], deskewed).unwrap();
-            net.infer(&x).unwrap().data().to_vec()
+            float_logits(&net, &deskewed)
         }
         _ => {
             let mut predictor = engine::Predictor::new(&net, 28, 28, classes).unwrap();
@@ -253,17 +258,13 @@ fn onnx_export_of_a_deskewing_model_deskews_in_the_graph() {
     let (_, net) = cli::load_model(&model).unwrap();
     let data = datagen::generate(datagen::Style::Strokes, 9, engine::SYNTHETIC_TEST_START, 50);
     let mut images: Vec<f32> = data.images().iter().map(|&p| datagen::to_unit(p)).collect();
-    let logits = |images: &[f32]| {
-        let x = tensor::Tensor::from_vec(vec![50, 1, 28, 28], images.to_vec()).unwrap();
-        net.infer(&x).unwrap().data().to_vec()
-    };
-    let plain = logits(&images);
+    let plain = float_logits(&net, &images);
     for image in images.chunks_exact_mut(28 * 28) {
         datagen::deskew(image, 28, 0.75);
     }
     let moved = plain
         .iter()
-        .zip(logits(&images))
+        .zip(float_logits(&net, &images))
         .filter(|(a, b)| (*a - b).abs() > 0.01)
         .count();
     assert!(moved > 100, "{moved} of 500 logits moved");

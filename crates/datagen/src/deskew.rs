@@ -89,10 +89,11 @@ pub fn deskew_bytes(images: &mut [u8], side: usize, max_shear: f32) {
     images
         .par_chunks_mut(side * side)
         .with_min_len(64)
-        .for_each(|bytes| {
-            let mut image: Vec<f32> = bytes.iter().map(|&b| to_unit(b)).collect();
-            deskew(&mut image, side, max_shear);
-            for (b, &v) in bytes.iter_mut().zip(&image) {
+        .for_each_init(Vec::new, |image, bytes| {
+            image.clear();
+            image.extend(bytes.iter().map(|&b| to_unit(b)));
+            deskew(image, side, max_shear);
+            for (b, &v) in bytes.iter_mut().zip(image.iter()) {
                 *b = to_byte(v);
             }
         });

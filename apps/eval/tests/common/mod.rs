@@ -31,13 +31,16 @@ pub fn scratch(name: &str) -> PathBuf {
 /// through the library code `train` uses; `meta` as `train` writes it, in part.
 pub fn model() -> &'static Path {
     static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let mut meta = serde_json::Map::new();
-        meta.insert("seed".into(), 1.into());
-        meta.insert("style".into(), "strokes".into());
-        meta.insert("data".into(), "synthetic".into());
-        write_model(&scratch("model").join("model.json"), meta)
-    })
+    MODEL.get_or_init(|| write_model(&scratch("model").join("model.json"), model_meta()))
+}
+
+/// The `meta` of [`model`]: seed 1, strokes, synthetic data.
+pub fn model_meta() -> serde_json::Map<String, serde_json::Value> {
+    let mut meta = serde_json::Map::new();
+    meta.insert("seed".into(), 1.into());
+    meta.insert("style".into(), "strokes".into());
+    meta.insert("data".into(), "synthetic".into());
+    meta
 }
 
 /// Trains the small model of [`model`] and writes it to `path` with `meta`.
