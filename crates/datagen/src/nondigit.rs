@@ -1,11 +1,11 @@
 //! Things that are not digits, for teaching a network to say "none of these" (outlier
 //! exposure, Hendrycks et al., 2019): scribbles, letter-like stroke shapes, blobs, hatching,
-//! several small marks, two digits squeezed together, and textured noise, drawn with the
-//! same anti-aliased pen and MNIST framing as the digits so that only the shape tells them
-//! apart.
+//! several small marks, two digits squeezed together, textured noise and silhouettes of
+//! things (garments, shoes, bags), drawn with the same anti-aliased pen and MNIST framing as
+//! the digits so that only the shape tells them apart.
 //!
 //! Every image is a pure function of `(seed, index)`; [`NonDigit::of`] says which kind an
-//! index draws (indices cycle through the kinds in tens).
+//! index draws (indices cycle through the kinds in twelves).
 
 use std::f32::consts::{PI, TAU};
 
@@ -23,8 +23,9 @@ use crate::{sample_into, Style, IMAGE_LEN, IMAGE_SIDE};
 pub enum NonDigit {
     /// A tangled random curve.
     Scribble,
-    /// A capital or small letter that looks like no digit (A, E, F, H, K, M, N, P, R, U, V,
-    /// W, X, Y; a, e, f, h, k, m, n, r, t, u, v, w, x, y), written with jitter and slant.
+    /// A capital or small letter that looks like no digit (A, C, E, F, H, K, M, N, P, R, U,
+    /// V, W, X, Y; a, e, f, h, k, m, n, r, t, u, v, w, x, y; a, e, t and C also as printed),
+    /// written with jitter and slant.
     Letter,
     /// A filled irregular shape: a very wide pen along a short closed curve.
     Blob,
@@ -44,8 +45,8 @@ pub enum NonDigit {
 pub const KINDS: usize = 8;
 
 /// The kinds in the order indices cycle through them: letters, the hardest to tell from
-/// digits, three times in ten.
-const CYCLE: [NonDigit; 10] = [
+/// digits, four times in twelve, and silhouettes (the things a photo shows) twice.
+const CYCLE: [NonDigit; 12] = [
     NonDigit::Scribble,
     NonDigit::Letter,
     NonDigit::Blob,
@@ -56,11 +57,13 @@ const CYCLE: [NonDigit; 10] = [
     NonDigit::Silhouette,
     NonDigit::Letter,
     NonDigit::Noise,
+    NonDigit::Letter,
+    NonDigit::Silhouette,
 ];
 
 impl NonDigit {
-    /// The kind that sample `index` draws (indices cycle through the kinds in tens: three
-    /// letters and one of each other kind).
+    /// The kind that sample `index` draws (indices cycle through the kinds in twelves: four
+    /// letters, two silhouettes and one of each other kind).
     pub fn of(index: u64) -> NonDigit {
         CYCLE[(index % CYCLE.len() as u64) as usize]
     }
@@ -260,7 +263,7 @@ fn marks(rng: &mut SampleRng, path: &mut Path) {
 /// Strokes of the letters, in a unit box (x to the right, y down), `true` at corners.
 type Glyph = &'static [&'static [(f32, f32, bool)]];
 
-const LETTERS: [Glyph; 28] = [
+const LETTERS: [Glyph; 33] = [
     // A
     &[
         &[(0.0, 1.0, false), (0.35, 0.0, true), (0.7, 1.0, false)],
@@ -373,6 +376,66 @@ const LETTERS: [Glyph; 28] = [
         ],
         &[(0.55, 0.35, false), (0.55, 1.0, false)],
     ],
+    // a, as printed: a hook over a bowl, the stem on the right
+    &[
+        &[
+            (0.08, 0.45, false),
+            (0.3, 0.35, false),
+            (0.52, 0.43, false),
+            (0.55, 0.62, false),
+            (0.55, 0.95, false),
+            (0.62, 1.0, false),
+        ],
+        &[
+            (0.55, 0.64, false),
+            (0.18, 0.7, false),
+            (0.0, 0.86, false),
+            (0.2, 1.0, false),
+            (0.55, 0.88, false),
+        ],
+    ],
+    // e, as printed: a straight bar, then round over the top and under
+    &[&[
+        (0.02, 0.66, false),
+        (0.56, 0.66, true),
+        (0.5, 0.45, false),
+        (0.28, 0.35, false),
+        (0.03, 0.52, false),
+        (0.05, 0.86, false),
+        (0.3, 1.0, false),
+        (0.58, 0.9, false),
+    ]],
+    // t, as printed: a short stem hooking to the right at its foot
+    &[
+        &[
+            (0.2, 0.12, false),
+            (0.2, 0.86, false),
+            (0.28, 0.99, false),
+            (0.42, 1.0, false),
+            (0.52, 0.93, false),
+        ],
+        &[(0.02, 0.36, false), (0.48, 0.36, false)],
+    ],
+    // t, narrow as in a sans-serif face: a short bar across a tall stem
+    &[
+        &[
+            (0.14, 0.0, false),
+            (0.14, 0.88, false),
+            (0.2, 0.99, false),
+            (0.32, 0.97, false),
+        ],
+        &[(0.02, 0.3, false), (0.32, 0.3, false)],
+    ],
+    // C, as printed: its ends curl in
+    &[&[
+        (0.64, 0.22, false),
+        (0.48, 0.03, false),
+        (0.22, 0.05, false),
+        (0.02, 0.5, false),
+        (0.22, 0.96, false),
+        (0.48, 1.0, false),
+        (0.66, 0.8, false),
+    ]],
     // e
     &[&[
         (0.05, 0.68, false),
@@ -680,8 +743,9 @@ fn inside(poly: &[(f32, f32)], x: f32, y: f32) -> bool {
     c
 }
 
-/// A filled outline (one of [`OUTLINES`] or a random star-shaped polygon), jittered, 20
-/// pixels on its long side, with a grey texture: a level, a gradient, stripes and grain.
+/// A filled outline (one of [`OUTLINES`] or a random star-shaped polygon), jittered, narrow
+/// or wide, 20 to 27 pixels on its long side, with a grey texture: a level, a gradient,
+/// stripes and grain.
 fn silhouette(rng: &mut SampleRng, out: &mut [f32]) {
     let mut poly: Vec<(f32, f32)> = if rng.chance(0.7) {
         let o = OUTLINES[((rng.unit() * OUTLINES.len() as f32) as usize).min(OUTLINES.len() - 1)];
@@ -698,7 +762,10 @@ fn silhouette(rng: &mut SampleRng, out: &mut [f32]) {
             })
             .collect()
     };
-    let aspect = rng.range(0.7, 1.3);
+    // Narrow things (trousers, a dress) as well as wide ones; a thing in a photo often fills
+    // more of the frame than a digit's 20 pixels.
+    let aspect = rng.range(0.4, 1.3);
+    let side = rng.range(20.0, 27.0);
     let (lo_x, hi_x) = poly
         .iter()
         .fold((f32::MAX, f32::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
@@ -706,7 +773,7 @@ fn silhouette(rng: &mut SampleRng, out: &mut [f32]) {
         .iter()
         .fold((f32::MAX, f32::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let (w, h) = ((hi_x - lo_x) * aspect, hi_y - lo_y);
-    let k = 20.0 / w.max(h).max(1e-3);
+    let k = side / w.max(h).max(1e-3);
     for p in &mut poly {
         p.0 = 14.0 + ((p.0 - lo_x) * aspect - w / 2.0) * k;
         p.1 = 14.0 + (p.1 - lo_y - h / 2.0) * k;
@@ -792,7 +859,7 @@ mod tests {
         nondigit_into(5, 13, &mut again);
         let bytes: Vec<u8> = again.iter().map(|&v| to_byte(v)).collect();
         assert_eq!(set.image(13), &bytes[..]);
-        assert_eq!(set.labels()[17], NonDigit::Silhouette as u8);
+        assert_eq!(set.labels()[19], NonDigit::Silhouette as u8);
         // Every kind is drawn.
         for kind in 0..KINDS as u8 {
             assert!(set.labels().contains(&kind), "kind {kind} never drawn");
