@@ -112,8 +112,9 @@ pub struct Cli {
     /// Synthetic digit style [default: strokes; scanned with --arch lenet]. Only with synthetic data.
     #[arg(long, value_enum)]
     pub style: Option<StyleArg>,
-    /// Perturb training images each epoch: shift up to 2 px, rotate up to 10 degrees, scale
-    /// 0.9-1.1 (`--augment` alone is `basic`); `elastic` adds an elastic distortion.
+    /// Perturb training images (and the outliers of each step) each epoch: shift up to 2 px,
+    /// rotate up to 10 degrees, scale 0.9-1.1 (`--augment` alone is `basic`); `elastic` adds
+    /// an elastic distortion.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "basic")]
     pub augment: Option<AugmentKind>,
     /// Class names stored in the model: `digits`, `fashion`, or a file with one name a line

@@ -286,7 +286,19 @@ pub fn train_epoch_continued(
                 labels.extend(outliers.iter().map(|_| nn::UNIFORM));
             } else {
                 for &o in &outliers {
-                    pixels.extend(e.data.image(o).iter().map(|&p| datagen::to_unit(p)));
+                    let start = pixels.len();
+                    pixels.resize(start + e.data.image_len(), 0.0);
+                    let dst = &mut pixels[start..];
+                    match &plan.augment {
+                        // Perturbed as the digits are, or the network could tell digits from
+                        // non-digits by the resampling alone.
+                        Some(aug) => augment_outlier(dst, e.data, o, aug, plan.epoch),
+                        None => {
+                            for (d, &p) in dst.iter_mut().zip(e.data.image(o)) {
+                                *d = datagen::to_unit(p);
+                            }
+                        }
+                    }
                     labels.push(nn::UNIFORM);
                 }
             }
@@ -426,10 +438,49 @@ fn augment_batch(
         .for_each(|(out, &i)| augment_image(out, data, i, aug, epoch));
 }
 
+/// Writes outlier `o` of the pool `pool`, augmented for epoch `epoch`, into `out`: the same
+/// perturbations as the digits get, keyed apart from them (the bitwise complement of a digit's
+/// key), so a pure function of the run's seed, the epoch and the outlier's index.
+fn augment_outlier(out: &mut [f32], pool: &Dataset, o: usize, aug: &Augmentation, epoch: u64) {
+    let key = !((epoch << 32) | o as u64);
+    aug.params
+        .apply_bytes(out, pool.image(o), pool.rows(), pool.cols(), aug.seed, key);
+}
+
 /// Writes the augmented image `i` of `data` for epoch `epoch` into `out`: a pure function of
 /// the run's seed, the epoch and the sample index, whichever thread computes it.
 fn augment_image(out: &mut [f32], data: &Dataset, i: usize, aug: &Augmentation, epoch: u64) {
     let key = (epoch << 32) | i as u64;
     aug.params
         .apply_bytes(out, data.image(i), data.rows(), data.cols(), aug.seed, key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With augmentation an outlier is perturbed as a digit is: a pure function of the seed,
+    /// the epoch and its index, new each epoch, and keyed apart from the digit of the same
+    /// index (the same image in both sets is not perturbed alike).
+    #[test]
+    fn outliers_are_augmented_per_epoch_and_apart_from_the_digits() {
+        let pool = datagen::nondigits(4, 0, 12);
+        let aug = Augmentation {
+            params: datagen::Augment::default(),
+            seed: 4,
+        };
+        let len = pool.image_len();
+        let clean: Vec<f32> = pool.image(5).iter().map(|&p| datagen::to_unit(p)).collect();
+        let mut a = vec![0.0; len];
+        let mut b = vec![0.0; len];
+        augment_outlier(&mut a, &pool, 5, &aug, 1);
+        augment_outlier(&mut b, &pool, 5, &aug, 1);
+        assert_eq!(a, b);
+        assert_ne!(a, clean, "the outlier is left as it was");
+        augment_outlier(&mut b, &pool, 5, &aug, 2);
+        assert_ne!(a, b, "epochs 1 and 2 perturb alike");
+        // The digit path on the same images, index and epoch draws other perturbations.
+        augment_image(&mut b, &pool, 5, &aug, 1);
+        assert_ne!(a, b, "keyed like the digit of the same index");
+    }
 }

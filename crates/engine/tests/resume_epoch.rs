@@ -1,12 +1,14 @@
 //! An epoch stopped part-way and continued from its step and running sums ends with the
 //! same weights and the same reported loss and accuracy, to the bit, as one run straight
-//! through (the checkpoint of `train` keeps exactly these), with either outlier objective.
+//! through (the checkpoint of `train` keeps exactly these), with either outlier objective,
+//! with and without augmentation (which perturbs the outliers too).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use datagen::Style;
 use engine::{
-    epoch_order, train_epoch_continued, EpochPlan, EpochStats, EpochSums, ExecPath, Exposure,
+    epoch_order, train_epoch_continued, Augmentation, EpochPlan, EpochStats, EpochSums, ExecPath,
+    Exposure,
 };
 use nn::{ModelSpec, Sequential, Sgd};
 
@@ -22,9 +24,17 @@ fn an_epoch_continued_part_way_reports_what_a_straight_one_does() {
     let outliers = datagen::nondigits(3, 0, 200);
     let order = epoch_order(data.len(), 3, 1);
     let objectives = [nn::Objective::Uniform, nn::Objective::ENERGY];
-    for (exec, objective) in objectives
+    let augments = [
+        None,
+        Some(Augmentation {
+            params: datagen::Augment::default(),
+            seed: 3,
+        }),
+    ];
+    for (exec, objective, augment) in objectives
         .into_iter()
         .flat_map(|o| [(ExecPath::Fused, o), (ExecPath::Layers, o)])
+        .flat_map(|(e, o)| augments.map(|a| (e, o, a)))
     {
         let exposure = Exposure {
             data: &outliers,
@@ -43,7 +53,7 @@ fn an_epoch_continued_part_way_reports_what_a_straight_one_does() {
                 epoch: 1,
                 first_step: 10,
                 seed: 3,
-                augment: None,
+                augment,
                 start_step,
                 stop: Some(&stop),
                 exec,
@@ -87,12 +97,12 @@ fn an_epoch_continued_part_way_reports_what_a_straight_one_does() {
         assert_eq!(
             params(&straight),
             params(&resumed),
-            "{exec:?} {objective:?}"
+            "{exec:?} {objective:?} {augment:?}"
         );
         assert_eq!(
             whole.loss.to_bits(),
             continued.loss.to_bits(),
-            "{exec:?} {objective:?}"
+            "{exec:?} {objective:?} {augment:?}"
         );
         assert_eq!(whole.accuracy.to_bits(), continued.accuracy.to_bits());
         assert_eq!(whole.sums, continued.sums);
