@@ -15,14 +15,27 @@ use crate::settings::Settings;
 /// reach.
 const VALIDATION_START: u64 = 3 << 32;
 
-/// Where a run with `--epoch-data fresh` draws each epoch's images.
-struct Fresh {
+/// The synthetic digits of a run: its style and seed, deskewed as `--deskew` asks.
+#[derive(Clone, Copy)]
+struct Synthetic {
     style: Style,
     seed: u64,
-    /// Images per epoch.
-    count: usize,
     /// `--deskew`.
     deskew: f32,
+}
+
+impl Synthetic {
+    /// Images `start..start + count` of the run's stream, deskewed.
+    fn images(&self, start: u64, count: usize) -> Dataset {
+        datagen::generate(self.style, self.seed, start, count).deskewed(self.deskew)
+    }
+}
+
+/// Where a run with `--epoch-data fresh` draws each epoch's images.
+struct Fresh {
+    source: Synthetic,
+    /// Images per epoch.
+    count: usize,
 }
 
 /// Training, validation and test images.
@@ -50,21 +63,21 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
     let (train, test, description) = match cli::data_dir(&s.data)? {
         None => {
             let style: Style = s.style.map_or(Style::Strokes, Style::from);
+            let source = Synthetic {
+                style,
+                seed: s.seed,
+                deskew,
+            };
             let (train, description) = match s.epoch_data {
                 EpochData::Same => (
-                    datagen::generate(style, s.seed, 0, s.train_size).deskewed(deskew),
+                    source.images(0, s.train_size),
                     format!("synthetic {style} digits, seed {}", s.seed),
                 ),
                 EpochData::Fresh => {
                     let count = s.train_size - val_count;
-                    fresh = Some(Fresh {
-                        style,
-                        seed: s.seed,
-                        count,
-                        deskew,
-                    });
+                    fresh = Some(Fresh { source, count });
                     (
-                        datagen::generate(style, s.seed, 0, count).deskewed(deskew),
+                        source.images(0, count),
                         format!(
                             "synthetic {style} digits, seed {}, new ones each epoch",
                             s.seed
@@ -72,8 +85,7 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
                     )
                 }
             };
-            let test = datagen::generate(style, s.seed, SYNTHETIC_TEST_START, s.test_size)
-                .deskewed(deskew);
+            let test = source.images(SYNTHETIC_TEST_START, s.test_size);
             (train, test, description)
         }
         Some(dir) => {
@@ -108,9 +120,7 @@ pub fn load(s: &Settings, spec: &ModelSpec) -> Result<Data> {
         None => split_validation(train, s.val_fraction, s.seed),
         Some(f) => (
             train,
-            (val_count > 0).then(|| {
-                datagen::generate(f.style, f.seed, VALIDATION_START, val_count).deskewed(f.deskew)
-            }),
+            (val_count > 0).then(|| f.source.images(VALIDATION_START, val_count)),
         ),
     };
     if s.batch_size > train.len() {
@@ -150,7 +160,7 @@ impl Data {
         self.train =
             Dataset::new(Vec::new(), Vec::new(), rows, cols).expect("an empty dataset is valid");
         let start = (epoch as u64).wrapping_mul(f.count as u64);
-        self.train = datagen::generate(f.style, f.seed, start, f.count).deskewed(f.deskew);
+        self.train = f.source.images(start, f.count);
         self.epoch = epoch;
     }
 }
