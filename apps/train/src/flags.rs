@@ -93,11 +93,17 @@ pub struct Cli {
     /// digits, else 0].
     #[arg(long, value_name = "X", value_parser = values::non_negative, allow_negative_numbers = true)]
     pub deskew: Option<f64>,
-    /// Hold out this fraction of the training images, in [0, 0.5), for validation; the epoch
-    /// with the best validation accuracy is the one saved (the test set never chooses)
+    /// Hold out this fraction of the training images, in [0, 0.5), for validation: they fit
+    /// the model's temperature and energy floor, and by default (--keep best) the epoch with
+    /// the best validation accuracy is the one saved (the test set never chooses)
     /// [default: 0].
     #[arg(long, value_name = "F", value_parser = values::non_negative, allow_negative_numbers = true)]
     pub val_fraction: Option<f64>,
+    /// Which epoch is saved when --val-fraction holds images out: `best` (the highest
+    /// validation accuracy) or `last` (the final epoch, the held-out images still calibrate
+    /// it) [default: best].
+    #[arg(long, value_enum)]
+    pub keep: Option<KeepKind>,
     /// Where images come from: `synthetic`, `mnist` or `fashion-mnist` (downloaded once into
     /// the cache, checked against the published checksums), or `idx:DIR` with the four
     /// MNIST-format files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
@@ -203,6 +209,16 @@ pub enum EpochData {
     Same,
     /// New synthetic images every epoch.
     Fresh,
+}
+
+/// `--keep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepKind {
+    /// The epoch with the highest validation accuracy.
+    Best,
+    /// The final epoch (a schedule that decays to its end usually ends on its best).
+    Last,
 }
 
 /// `--outlier-loss`.

@@ -15,6 +15,7 @@ use serde_json::{json, Map};
 
 use crate::checkpoint::{Best, Checkpoint, CHECKPOINT_VERSION};
 use crate::data::Data;
+use crate::flags::KeepKind;
 use crate::report::{at_chance, progress_bar, EpochRecord, Metrics};
 use crate::settings::Settings;
 
@@ -260,7 +261,7 @@ pub fn train(
         println!("{}", record.line(s.epochs));
         metrics.epoch(&record, first_step + steps_per_epoch)?;
         history.push(record);
-        if let Some(va) = val_accuracy {
+        if let Some(va) = val_accuracy.filter(|_| s.keep == KeepKind::Best) {
             if best.as_ref().is_none_or(|b| va > b.val_accuracy) {
                 best = Some(Best {
                     epoch: epoch + 1,
@@ -358,10 +359,18 @@ fn finish(
             (b.model.params.clone(), b.epoch, b.test_accuracy)
         }
         None => {
-            meta.insert(
-                "kept_because".into(),
-                json!("last epoch (no validation split)"),
-            );
+            let last_val = history.last().and_then(|r| r.val_accuracy);
+            let because = match (last_val, data.val.as_ref()) {
+                (Some(va), Some(v)) => {
+                    meta.insert("val_accuracy".into(), json!(va));
+                    format!(
+                        "last epoch (--keep last; validation accuracy {va:.4}, {} training images held out)",
+                        v.len()
+                    )
+                }
+                _ => "last epoch (no validation split)".into(),
+            };
+            meta.insert("kept_because".into(), json!(because));
             (
                 SavedModel::new(spec, model, Map::new()).params,
                 s.epochs,
@@ -385,13 +394,20 @@ fn finish(
         ..SavedModel::new(spec, model, meta)
     };
     write_json(&s.out, &saved, "model")?;
-    if let Some(b) = best {
-        println!(
+    match (best, history.last().and_then(|r| r.val_accuracy)) {
+        (Some(b), _) => println!(
             "kept epoch {} of {}: the highest validation accuracy, {:.2}%",
             b.epoch,
             s.epochs,
             100.0 * b.val_accuracy
-        );
+        ),
+        (None, Some(va)) => println!(
+            "kept epoch {} of {} (--keep last): validation accuracy {:.2}%",
+            s.epochs,
+            s.epochs,
+            100.0 * va
+        ),
+        (None, None) => {}
     }
     println!(
         "saved {} (test accuracy {:.2}%)",

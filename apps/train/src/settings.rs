@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::flags::{
-    AugmentKind, Cli, EpochData, ExecKind, OptimizerKind, OutlierLoss, ScheduleKind,
+    AugmentKind, Cli, EpochData, ExecKind, KeepKind, OptimizerKind, OutlierLoss, ScheduleKind,
 };
 
 /// Everything that shapes a run, and where its files go.
@@ -55,6 +55,9 @@ pub struct Settings {
     pub augment: Option<AugmentKind>,
     /// `--val-fraction`.
     pub val_fraction: f64,
+    /// `--keep` (absent in files written before it: the best validation epoch).
+    #[serde(default = "keep_best")]
+    pub keep: KeepKind,
     /// `--outliers`: non-digit images added to each step (outlier exposure).
     #[serde(default)]
     pub outliers: usize,
@@ -117,6 +120,10 @@ fn same_data() -> EpochData {
 
 fn one_view() -> usize {
     1
+}
+
+fn keep_best() -> KeepKind {
+    KeepKind::Best
 }
 
 fn uniform_loss() -> OutlierLoss {
@@ -271,6 +278,10 @@ impl Settings {
         if val_fraction >= 0.5 {
             bail!("--val-fraction must be in [0, 0.5), got {val_fraction}");
         }
+        let keep = cli.keep.unwrap_or(KeepKind::Best);
+        if cli.keep == Some(KeepKind::Best) && val_fraction == 0.0 {
+            bail!("--keep best chooses the epoch by validation accuracy: hold images out with --val-fraction F (e.g. 0.1)");
+        }
         let out = cli
             .out
             .clone()
@@ -305,6 +316,7 @@ impl Settings {
             warmup_epochs,
             augment: cli.augment,
             val_fraction,
+            keep,
             outliers: cli.outliers.unwrap_or(match data_is_synthetic {
                 true => DEFAULT_OUTLIERS,
                 false => 0,
@@ -439,7 +451,7 @@ impl Settings {
 
 /// The settings keys of the flags given on the command line.
 fn given_keys(cli: &Cli) -> Vec<&'static str> {
-    let flags: [(&str, bool); 26] = [
+    let flags: [(&str, bool); 27] = [
         ("arch", cli.arch.is_some()),
         ("data", cli.data.is_some()),
         ("style", cli.style.is_some()),
@@ -455,6 +467,7 @@ fn given_keys(cli: &Cli) -> Vec<&'static str> {
         ("warmup_epochs", cli.warmup_epochs.is_some()),
         ("augment", cli.augment.is_some()),
         ("val_fraction", cli.val_fraction.is_some()),
+        ("keep", cli.keep.is_some()),
         ("outliers", cli.outliers.is_some()),
         ("outlier_loss", cli.outlier_loss.is_some()),
         ("views", cli.views.is_some()),

@@ -304,6 +304,42 @@ fn fresh_images_each_epoch_resume_exactly() {
     assert_one_line_error(&out, "--epoch-data fresh draws new synthetic images");
 }
 
+/// `--keep last` saves the final epoch, validated and calibrated on the held-out images;
+/// `--keep best` without held-out images to choose by is refused.
+#[test]
+fn keep_last_saves_the_final_epoch_and_still_calibrates() {
+    let dir = scratch("keep-last");
+    let out = dir.join("m.json");
+    let mut args = small_run(&out);
+    args[1] = "3".into();
+    args.extend(["--val-fraction", "0.2", "--keep", "last"].map(String::from));
+    let stdout = run_ok(&args);
+    assert!(
+        stdout.contains("kept epoch 3 of 3 (--keep last): validation accuracy"),
+        "{stdout}"
+    );
+    let model: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let meta = &model["meta"];
+    assert_eq!(meta["keep"], "last");
+    assert_eq!(meta["kept_epoch"], 3);
+    let history = meta["history"].as_array().unwrap();
+    assert_eq!(meta["test_accuracy"], history[2]["test_accuracy"]);
+    assert_eq!(meta["val_accuracy"], history[2]["val_accuracy"]);
+    assert!(
+        meta["kept_because"]
+            .as_str()
+            .unwrap()
+            .contains("--keep last; validation accuracy"),
+        "{meta}"
+    );
+    assert!(meta["calibration"].is_object(), "{meta}");
+    let refused = train(&["--keep", "best", "--out", out.to_str().unwrap()], None);
+    assert_one_line_error(
+        &refused,
+        "--keep best chooses the epoch by validation accuracy: hold images out with --val-fraction F",
+    );
+}
+
 #[test]
 fn resume_with_other_flags_lists_every_difference_in_one_line() {
     let dir = scratch("resume-mismatch");
