@@ -120,9 +120,10 @@ pub struct Cli {
     pub style: Option<StyleArg>,
     /// Perturb training images (and the outliers of each step) each epoch: shift up to 2 px,
     /// rotate up to 10 degrees, scale 0.9-1.1 (`--augment` alone is `basic`); `elastic` adds
-    /// an elastic distortion.
+    /// an elastic distortion; `off` turns a default's off [default: off; basic for --arch
+    /// lenet on synthetic digits].
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "basic")]
-    pub augment: Option<AugmentKind>,
+    pub augment: Option<AugmentArg>,
     /// Class names stored in the model: `digits`, `fashion`, or a file with one name a line
     /// [default: digits].
     #[arg(long, value_name = "C")]
@@ -199,6 +200,28 @@ pub enum AugmentKind {
     Basic,
     /// Basic plus an elastic distortion.
     Elastic,
+}
+
+/// `--augment` as given: a kind, or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AugmentArg {
+    /// Shift, rotation and scale.
+    Basic,
+    /// Basic plus an elastic distortion.
+    Elastic,
+    /// No perturbation (turns off a recipe's default).
+    Off,
+}
+
+impl AugmentArg {
+    /// The augmentation it asks for, `None` for off.
+    pub fn kind(self) -> Option<AugmentKind> {
+        match self {
+            AugmentArg::Basic => Some(AugmentKind::Basic),
+            AugmentArg::Elastic => Some(AugmentKind::Elastic),
+            AugmentArg::Off => None,
+        }
+    }
 }
 
 /// `--epoch-data`.

@@ -27,7 +27,7 @@ use clap::Parser;
 use engine::ExecPath;
 
 use checkpoint::Checkpoint;
-use flags::Cli;
+use flags::{AugmentKind, Cli};
 use run::{Finished, Outputs, Start};
 use settings::Settings;
 
@@ -105,8 +105,13 @@ fn run(cli: &Cli) -> Result<Finished> {
         cli::thousands(start.model.param_count()),
         exec.describe(&start.model, data.train.rows(), data.train.cols())?
     );
+    let augmented = match settings.augment {
+        None => "",
+        Some(AugmentKind::Basic) => ", augmented (shift, rotation, scale)",
+        Some(AugmentKind::Elastic) => ", augmented (shift, rotation, scale, elastic)",
+    };
     println!(
-        "training: batch {}, {}, {}",
+        "training: batch {}, {}{augmented}, {}",
         settings.batch_size,
         settings.optimizer_line(),
         cli::plural(rayon::current_num_threads(), "thread"),

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::flags::{
-    AugmentKind, Cli, EpochData, ExecKind, KeepKind, OptimizerKind, OutlierLoss, ScheduleKind,
+    AugmentArg, AugmentKind, Cli, EpochData, ExecKind, KeepKind, OptimizerKind, OutlierLoss,
+    ScheduleKind,
 };
 
 /// Everything that shapes a run, and where its files go.
@@ -149,6 +150,8 @@ pub struct Recipe {
     pub style: StyleArg,
     /// `--deskew`.
     pub deskew: f64,
+    /// `--augment`.
+    pub augment: Option<AugmentKind>,
 }
 
 /// The defaults for every network and data set: 3 passes over 60,000 images, 64 a step.
@@ -161,6 +164,7 @@ const PLAIN_RECIPE: Recipe = Recipe {
     outlier_loss: OutlierLoss::Uniform,
     style: StyleArg::Strokes,
     deskew: 0.0,
+    augment: None,
 };
 
 /// The seed network on synthetic digits (the default run): 8 passes over 100,000 images,
@@ -184,7 +188,9 @@ pub const SEED_SYNTHETIC_RECIPE: Recipe = Recipe {
 /// 96.5% (README, "Synthetic handwriting"). A tenth of its digits come through a coarse
 /// scanner (`--style scanned`): within 0.1 point of the same median on the real digits, and
 /// on them coarsely scanned, blurred or thinned its verdict is right far more often (README,
-/// "Other writers and scanners").
+/// "Other writers and scanners"). Each epoch shifts, turns and scales its digits and
+/// non-digits (`--augment`): real digits 98.15% (97.8-98.3) against 97.45% (97.2-98.0)
+/// without, more letters and garments flagged, in the same time (README, the same section).
 pub const LENET_SYNTHETIC_RECIPE: Recipe = Recipe {
     epochs: 8,
     train_size: 50_000,
@@ -194,6 +200,7 @@ pub const LENET_SYNTHETIC_RECIPE: Recipe = Recipe {
     outlier_loss: OutlierLoss::Uniform,
     style: StyleArg::Scanned,
     deskew: DEFAULT_DESKEW,
+    augment: Some(AugmentKind::Basic),
 };
 
 /// The default recipe of network `arch` on `data`. The seed network is named `seed` or
@@ -314,7 +321,7 @@ impl Settings {
             weight_decay: cli.weight_decay.unwrap_or(default_wd),
             schedule: cli.schedule.unwrap_or(ScheduleKind::Cosine),
             warmup_epochs,
-            augment: cli.augment,
+            augment: cli.augment.map_or(recipe.augment, AugmentArg::kind),
             val_fraction,
             keep,
             outliers: cli.outliers.unwrap_or(match data_is_synthetic {
@@ -579,6 +586,17 @@ mod tests {
         assert_eq!((s.batch_size, s.lr), (32, 0.1));
         let s = Settings::from_flags(&flags(&["--arch", "lenet", "--optimizer", "adam"])).unwrap();
         assert_eq!((s.batch_size, s.lr), (128, 0.001));
+        // It perturbs its digits each epoch unless told not to; other recipes do not.
+        let augmented = |args: &[&str]| Settings::from_flags(&flags(args)).unwrap().augment;
+        assert_eq!(augmented(&["--arch", "lenet"]), Some(AugmentKind::Basic));
+        assert_eq!(augmented(&["--arch", "lenet", "--augment", "off"]), None);
+        assert_eq!(
+            augmented(&["--arch", "lenet", "--augment", "elastic"]),
+            Some(AugmentKind::Elastic)
+        );
+        assert_eq!(augmented(&[]), None);
+        assert_eq!(augmented(&["--augment"]), Some(AugmentKind::Basic));
+        assert_eq!(augmented(&["--arch", "lenet", "--data", "idx:x"]), None);
         let s = Settings::from_flags(&flags(&["--arch", "lenet", "--epoch-data", "same"])).unwrap();
         assert_eq!(s.epoch_data, EpochData::Same);
         let s = Settings::from_flags(&flags(&["--arch", "lenet", "--data", "idx:x"])).unwrap();
