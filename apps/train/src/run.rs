@@ -344,6 +344,8 @@ fn finish(
     // Without the timings: a model file is byte-identical for any thread count and load.
     let curves: Vec<_> = history.iter().map(EpochRecord::without_timing).collect();
     meta.insert("history".into(), json!(curves));
+    // The last epoch's validation accuracy, there when images were held out.
+    let last_val = history.last().and_then(|r| r.val_accuracy);
     let (params, kept_epoch, kept_accuracy) = match best {
         Some(b) => {
             meta.insert(
@@ -359,7 +361,6 @@ fn finish(
             (b.model.params.clone(), b.epoch, b.test_accuracy)
         }
         None => {
-            let last_val = history.last().and_then(|r| r.val_accuracy);
             let because = match (last_val, data.val.as_ref()) {
                 (Some(va), Some(v)) => {
                     meta.insert("val_accuracy".into(), json!(va));
@@ -394,7 +395,7 @@ fn finish(
         ..SavedModel::new(spec, model, meta)
     };
     write_json(&s.out, &saved, "model")?;
-    match (best, history.last().and_then(|r| r.val_accuracy)) {
+    match (best, last_val) {
         (Some(b), _) => println!(
             "kept epoch {} of {}: the highest validation accuracy, {:.2}%",
             b.epoch,
